@@ -1,0 +1,75 @@
+"""Partner LMS: training, licensure and partner tools for a KAP provider network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from lms.config import PROJECT_ROOT, load_config, validate
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the app. ``config`` is a config class or a mapping of overrides (tests)."""
+    settings = load_config(config)
+    validate(settings)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(settings)
+    init_instance_folder(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    init_web(app)
+    return app
+
+
+def init_instance_folder(app: Flask) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def init_extensions(app: Flask) -> None:
+    from lms import auth, jobs
+    from lms.extensions import csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    jobs.init_app(app)
+    auth.init_app(app)
+    import_models()
+
+
+def import_models() -> None:
+    """Import every models module so the metadata (and Alembic) sees all tables."""
+    from lms import audit  # noqa: F401
+    from lms.accounts import models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from lms.accounts.views import bp as accounts_bp
+    from lms.admin.views import bp as admin_bp
+    from lms.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_cli(app: Flask) -> None:
+    from lms import cli
+
+    cli.register(app)
+
+
+def init_web(app: Flask) -> None:
+    from lms import web
+
+    web.init_app(app)

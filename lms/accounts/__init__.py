@@ -1,0 +1,1 @@
+"""Accounts: registration, e-mail verification, log-in, passwords, profile, invitations."""

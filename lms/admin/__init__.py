@@ -1,0 +1,1 @@
+"""Admin console: users and roles, staff invitations, audit log, development mail."""

@@ -1,0 +1,61 @@
+"""Admin forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, HiddenField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from lms.accounts.models import Role
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+STAFF_ROLE_CHOICES = [(Role.CLINICIAN.value, "Clinician"), (Role.ADMIN.value, "Admin")]
+
+
+class UserSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Search name or e-mail", validators=[Optional(), Length(max=200)])
+    role = SelectField("Role", choices=[("", "Any role"), *ROLE_CHOICES], validators=[Optional()])
+    status = SelectField(
+        "Status",
+        choices=[("", "Any status"), ("active", "Active"), ("inactive", "Deactivated"), ("unverified", "E-mail not confirmed")],
+        validators=[Optional()],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        "E-mail address",
+        validators=[DataRequired("Enter the e-mail address to invite."), Email("Enter a valid e-mail address."), Length(max=254)],
+    )
+    role = SelectField("Role", choices=STAFF_ROLE_CHOICES, validators=[DataRequired()])
+    submit = SubmitField("Send invitation")
+
+
+class ActiveForm(FlaskForm):
+    active = HiddenField(validators=[DataRequired()])
+    reason = StringField("Reason (kept in the audit log)", validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Confirm")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    submit = SubmitField("Change role")
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField("Confirm")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    action = StringField("Action", validators=[Optional(), Length(max=64)])
+    actor = StringField("Actor e-mail", validators=[Optional(), Length(max=254)])
+    object_type = StringField("Object type", validators=[Optional(), Length(max=64)])
+    object_id = StringField("Object id", validators=[Optional(), Length(max=64)])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])

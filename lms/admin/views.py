@@ -1,0 +1,266 @@
+"""Admin pages: users, staff invitations, the audit log, and mail sent in development."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from lms import audit
+from lms.accounts import services
+from lms.accounts.models import Invitation, Role, User
+from lms.admin.forms import ActiveForm, AuditFilterForm, ConfirmForm, InviteForm, RoleForm, UserSearchForm
+from lms.audit import AuditEvent
+from lms.auth import admin_required, current_user_obj, get_or_404
+from lms.db import paginate, utcnow
+from lms.extensions import db
+from lms.mail import mail_folder
+from lms.timezones import viewer_zone
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+
+def _page_arg() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.route("/")
+@admin_required
+def index() -> Any:
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users")
+@admin_required
+def users() -> Any:
+    form = UserSearchForm(request.args)
+    stmt = select(User)
+    if form.validate():
+        if form.q.data:
+            needle = f"%{form.q.data.strip().lower()}%"
+            stmt = stmt.where(or_(User.email.like(needle), func.lower(User.full_name).like(needle)))
+        if form.role.data:
+            stmt = stmt.where(User.role == Role(form.role.data))
+        if form.status.data == "active":
+            stmt = stmt.where(User.is_active)
+        elif form.status.data == "inactive":
+            stmt = stmt.where(~User.is_active)
+        elif form.status.data == "unverified":
+            stmt = stmt.where(User.email_verified_at.is_(None))
+    stmt = stmt.order_by(User.created_at.desc(), User.id.desc())
+    page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
+    return render_template("admin/users.html", form=form, page=page)
+
+
+@bp.route("/users/<int:user_id>")
+@admin_required
+def user_detail(user_id: int) -> Any:
+    user = get_or_404(User, user_id, allowed=lambda _u: True)
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            or_(
+                (AuditEvent.object_type == "user") & (AuditEvent.object_id == str(user.id)),
+                AuditEvent.actor_id == user.id,
+            )
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(20)
+    ).all()
+    return render_template(
+        "admin/user_detail.html",
+        user=user,
+        events=events,
+        active_form=ActiveForm(active="0" if user.is_active else "1"),
+        role_form=RoleForm(role=user.role.value),
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def set_active(user_id: int) -> Any:
+    user = get_or_404(User, user_id, allowed=lambda _u: True)
+    form = ActiveForm()
+    if form.validate_on_submit() and form.active.data in {"0", "1"}:
+        try:
+            services.set_active(current_user_obj(), user, form.active.data == "1", form.reason.data or "")
+        except services.AccountError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                f"{user.full_name} can log in again." if user.is_active
+                else f"{user.full_name} is deactivated and has been logged out everywhere.",
+                "success",
+            )
+    else:
+        flash("The request was not complete; nothing changed.", "error")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@admin_required
+def change_role(user_id: int) -> Any:
+    user = get_or_404(User, user_id, allowed=lambda _u: True)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            services.change_role(current_user_obj(), user, Role(form.role.data))
+        except services.AccountError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{user.full_name} is now {user.role.label.lower()}.", "success")
+    else:
+        flash("Choose a role from the list.", "error")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/resend-verification", methods=["POST"])
+@admin_required
+def resend_verification(user_id: int) -> Any:
+    user = get_or_404(User, user_id, allowed=lambda _u: True)
+    if ConfirmForm().validate_on_submit():
+        if user.email_verified:
+            flash("This e-mail address is already confirmed.", "info")
+        else:
+            services.send_verification_email(user)
+            audit.record("account.verification_resent", user)
+            db.session.commit()
+            flash(f"A new confirmation link was sent to {user.email}.", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+@admin_required
+def invitations() -> Any:
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            invitation = services.invite_staff(current_user_obj(), form.email.data, Role(form.role.data))
+        except services.AccountError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"Invitation sent to {invitation.email}.", "success")
+            return redirect(url_for("admin.invitations"))
+    stmt = select(Invitation).order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
+    status = 422 if form.errors else 200
+    return render_template(
+        "admin/invitations.html", form=form, page=page, now=utcnow(), confirm_form=ConfirmForm()
+    ), status
+
+
+@bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@admin_required
+def revoke_invitation(invitation_id: int) -> Any:
+    invitation = get_or_404(Invitation, invitation_id, allowed=lambda _i: True)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.revoke_invitation(current_user_obj(), invitation)
+        except services.AccountError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"The invitation to {invitation.email} was withdrawn.", "success")
+    return redirect(url_for("admin.invitations"))
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log() -> Any:
+    form = AuditFilterForm(request.args)
+    stmt = select(AuditEvent)
+    if form.validate():
+        if form.action.data:
+            stmt = stmt.where(AuditEvent.action.like(f"{form.action.data.strip()}%"))
+        if form.actor.data:
+            stmt = stmt.where(AuditEvent.actor_email == form.actor.data.strip().lower())
+        if form.object_type.data:
+            stmt = stmt.where(AuditEvent.object_type == form.object_type.data.strip().lower())
+        if form.object_id.data:
+            stmt = stmt.where(AuditEvent.object_id == form.object_id.data.strip())
+        zone = viewer_zone()
+        if form.date_from.data:
+            start = datetime.combine(form.date_from.data, time.min, tzinfo=zone)
+            stmt = stmt.where(AuditEvent.created_at >= start)
+        if form.date_to.data:
+            end = datetime.combine(form.date_to.data, time.min, tzinfo=zone) + timedelta(days=1)
+            stmt = stmt.where(AuditEvent.created_at < end)
+    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    page = paginate(db.session, stmt, _page_arg(), 50)
+    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    return render_template("admin/audit.html", form=form, page=page, actions=actions)
+
+
+# --- mail written to instance/mail in development -------------------------------------
+
+_EML_NAME = re.compile(r"^[0-9T]+-[0-9a-f]{8}\.eml$")
+
+
+def _dev_mail_enabled() -> bool:
+    return current_app.config["MAIL_BACKEND"] == "file" and current_app.config["LMS_ENV"] != "production"
+
+
+def _read_eml(name: str) -> email.message.EmailMessage:
+    if not _dev_mail_enabled() or not _EML_NAME.match(name):
+        abort(404)
+    path = mail_folder() / name
+    if not path.is_file():
+        abort(404)
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[return-value]
+
+
+@bp.route("/mail")
+@admin_required
+def mail() -> Any:
+    if not _dev_mail_enabled():
+        abort(404)
+    folder = mail_folder()
+    names = sorted((p.name for p in folder.glob("*.eml")), reverse=True) if folder.is_dir() else []
+    per_page = current_app.config["PER_PAGE"]
+    page_no = max(1, _page_arg())
+    rows = []
+    for name in names[(page_no - 1) * per_page : page_no * per_page]:
+        message = _read_eml(name)
+        rows.append({"name": name, "to": message["To"], "subject": message["Subject"], "date": message["Date"]})
+    pages = max(1, -(-len(names) // per_page))
+    return render_template("admin/mail.html", rows=rows, page_no=page_no, pages=pages, total=len(names))
+
+
+@bp.route("/mail/<name>")
+@admin_required
+def mail_message(name: str) -> Any:
+    message = _read_eml(name)
+    text_part = message.get_body(preferencelist=("plain",))
+    return render_template(
+        "admin/mail_message.html",
+        name=name,
+        message=message,
+        text=text_part.get_content() if text_part else "",
+    )
+
+
+@bp.route("/mail/<name>/html")
+@admin_required
+def mail_message_html(name: str) -> Any:
+    message = _read_eml(name)
+    html_part = message.get_body(preferencelist=("html",))
+    body = html_part.get_content() if html_part else ""
+    # Shown as a document of its own, sandboxed: no scripts, no same-origin access.
+    return body, 200, {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    }

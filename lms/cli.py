@@ -1,0 +1,94 @@
+"""Command-line tasks: `flask --app app seed-demo`, `create-admin`, `worker`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from lms.accounts import services
+from lms.accounts.models import Role, User
+from lms.accounts.passwords import hash_password
+from lms.db import utcnow
+from lms.extensions import db
+
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - documented demo credential
+DEMO_ACCOUNTS = [
+    ("admin@example.org", "Ada Admin", Role.ADMIN, "America/New_York"),
+    ("clinician@example.org", "Dr. Cal Clinician", Role.CLINICIAN, "America/Chicago"),
+    ("therapist@example.org", "Tess Therapist", Role.THERAPIST, "America/Los_Angeles"),
+    ("partner@example.org", "Pat Partner", Role.THERAPIST, "America/Denver"),
+]
+
+
+def seed_demo_accounts() -> list[tuple[User, bool]]:
+    """Create the demo accounts that do not exist yet; return (user, created) pairs."""
+    out = []
+    for email, name, role, zone in DEMO_ACCOUNTS:
+        user = db.session.scalar(select(User).where(User.email == email))
+        created = user is None
+        if user is None:
+            user = User(
+                email=email,
+                full_name=name,
+                password_hash=hash_password(DEMO_PASSWORD),
+                role=role,
+                timezone=zone,
+                email_verified_at=utcnow(),
+            )
+            db.session.add(user)
+            db.session.flush()
+        out.append((user, created))
+    return out
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Create the demo accounts (safe to run again)."""
+        if app.config["LMS_ENV"] == "production":
+            raise click.ClickException("seed-demo is for development and demos, not production.")
+        rows = seed_demo_accounts()
+        db.session.commit()
+        click.echo("Demo accounts (password: %s):" % DEMO_PASSWORD)
+        for user, created in rows:
+            click.echo(f"  {user.role.value:<10} {user.email:<24} {'created' if created else 'exists'}")
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--name", prompt="Full name", help="The admin's full name.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_admin(email: str, name: str, password_stdin: bool) -> None:
+        """Create a verified admin account for a real deployment."""
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password (12+ characters): ")
+            if getpass.getpass("Repeat the password: ") != password:
+                raise click.ClickException("The two passwords do not match.")
+        try:
+            user = services.create_admin(email, name, password)
+        except services.AccountError as error:
+            raise click.ClickException(error.message) from error
+        db.session.commit()
+        click.echo(f"Admin {user.email} created.")
+
+    @app.cli.command("worker")
+    @click.option("--workers", type=int, default=None, help="Worker threads (default HUEY_WORKERS).")
+    def worker(workers: int | None) -> None:
+        """Run the background-job worker and scheduler (Ctrl-C stops it)."""
+        from huey.consumer import Consumer
+
+        from lms.jobs import huey
+
+        if huey.immediate:
+            raise click.ClickException("HUEY_IMMEDIATE is on: jobs run inline, no worker needed.")
+        consumer = Consumer(
+            huey, workers=workers or app.config["HUEY_WORKERS"], worker_type="thread",
+            periodic=True, check_worker_health=True,
+        )
+        click.echo(f"Worker: {type(huey.storage).__name__}, {consumer.workers} threads")
+        consumer.run()

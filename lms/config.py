@@ -1,0 +1,228 @@
+"""Settings.
+
+Defaults live here as code; secrets and deployment settings come from the
+environment (12-factor). Nothing is read from the environment at import time:
+:func:`load_config` is called by the app factory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - development only
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration is not safe or not complete enough to start."""
+
+
+class Config:
+    """Embedded defaults: one command, no servers, safe for a laptop."""
+
+    LMS_ENV = "development"
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    INSTANCE_PATH = str(PROJECT_ROOT / "instance")
+    DATABASE_URL: str | None = None  # default: SQLite file under the instance folder
+    SQLALCHEMY_ECHO = False
+    REDIS_URL: str | None = None
+
+    # Sessions and cookies
+    SESSION_COOKIE_NAME = "lms_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    PREFERRED_URL_SCHEME = "http"
+    SERVER_NAME: str | None = None
+    # Used to build absolute links in e-mails sent from background jobs.
+    BASE_URL = "http://127.0.0.1:5000"
+
+    # Forms
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+
+    # Accounts
+    EMAIL_VERIFICATION_MAX_AGE = 48 * 3600
+    PASSWORD_RESET_MAX_AGE = 3600
+    INVITATION_MAX_AGE_DAYS = 7
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 1024
+
+    # Rate limits (Flask-Limiter); Redis storage when REDIS_URL is set
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"
+    REGISTER_RATE_LIMIT = "10 per hour"
+
+    # E-mail: SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail
+    MAIL_BACKEND: str | None = None  # "smtp", "file" or "memory" (tests); derived when unset
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_TIMEOUT = 30
+    MAIL_DEFAULT_SENDER = "Partner LMS <no-reply@partner-lms.local>"
+    MAIL_FOLDER: str | None = None  # default: <instance>/mail
+
+    # Background jobs (Huey): SQLite file by default, Redis when REDIS_URL is set
+    HUEY_IMMEDIATE = False
+    HUEY_SQLITE_PATH: str | None = None  # default: <instance>/jobs.db
+    HUEY_WORKERS = 2
+
+    # Security headers
+    HSTS_SECONDS = 0
+    CSP_EXTRA_SCRIPT_SRC: tuple[str, ...] = ()
+    CSP_EXTRA_FRAME_SRC: tuple[str, ...] = ()
+    CSP_EXTRA_CONNECT_SRC: tuple[str, ...] = ()
+
+    # Pagination
+    PER_PAGE = 25
+
+    ALLOW_SQLITE_IN_PRODUCTION = False
+    TESTING = False
+    DEBUG = False
+
+
+class ProductionConfig(Config):
+    LMS_ENV = "production"
+    SECRET_KEY = ""  # must come from the environment
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    HSTS_SECONDS = 63072000
+
+
+class TestConfig(Config):
+    """Passed to the factory by the test suite."""
+
+    LMS_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    HUEY_IMMEDIATE = True
+    MAIL_BACKEND = "memory"
+    WTF_CSRF_ENABLED = False
+    LOGIN_RATE_LIMIT = "1000 per minute"
+    PASSWORD_RESET_RATE_LIMIT = "1000 per minute"
+    REGISTER_RATE_LIMIT = "1000 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+# Environment variables read at start-up, and how to parse each.
+_ENV_KEYS: dict[str, Any] = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "BASE_URL": str,
+    "INSTANCE_PATH": str,
+    "MAIL_BACKEND": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": "bool",
+    "MAIL_USE_SSL": "bool",
+    "MAIL_DEFAULT_SENDER": str,
+    "MAIL_FOLDER": str,
+    "HUEY_IMMEDIATE": "bool",
+    "HUEY_WORKERS": int,
+    "RATELIMIT_ENABLED": "bool",
+    "RATELIMIT_STORAGE_URI": str,
+    "SESSION_COOKIE_SECURE": "bool",
+    "HSTS_SECONDS": int,
+    "MAX_CONTENT_LENGTH": int,
+    "ALLOW_SQLITE_IN_PRODUCTION": "bool",
+}
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def load_config(
+    overrides: Mapping[str, Any] | type | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build the settings dict: class defaults, then the environment, then ``overrides``.
+
+    ``overrides`` may be a config class (e.g. :class:`TestConfig`) or a mapping.
+    ``LMS_ENV=production`` selects :class:`ProductionConfig` as the base.
+    """
+    env = os.environ if environ is None else environ
+    base: type = Config
+    if isinstance(overrides, type):
+        base, overrides = overrides, None
+    elif env.get("LMS_ENV", "").strip().lower() == "production":
+        base = ProductionConfig
+
+    settings = {k: getattr(base, k) for k in dir(base) if k.isupper()}
+    if base is not TestConfig:
+        for key, kind in _ENV_KEYS.items():
+            if env.get(key) not in (None, ""):
+                settings[key] = _parse(kind, env[key])
+        if env.get("LMS_ENV"):
+            settings["LMS_ENV"] = env["LMS_ENV"].strip().lower()
+    if overrides:
+        settings.update(overrides)
+    return _derive(settings)
+
+
+def _derive(s: dict[str, Any]) -> dict[str, Any]:
+    """Fill the settings that follow from others."""
+    instance = Path(s["INSTANCE_PATH"])
+    if not s.get("DATABASE_URL"):
+        s["DATABASE_URL"] = f"sqlite:///{instance / 'lms.sqlite3'}"
+    s["DATABASE_URL"] = normalise_database_url(s["DATABASE_URL"])
+    if not s.get("MAIL_BACKEND"):
+        s["MAIL_BACKEND"] = "smtp" if s.get("MAIL_SERVER") else "file"
+    if not s.get("MAIL_FOLDER"):
+        s["MAIL_FOLDER"] = str(instance / "mail")
+    if not s.get("HUEY_SQLITE_PATH"):
+        s["HUEY_SQLITE_PATH"] = str(instance / "jobs.db")
+    if not s.get("RATELIMIT_STORAGE_URI"):
+        s["RATELIMIT_STORAGE_URI"] = s["REDIS_URL"] if s.get("REDIS_URL") else "memory://"
+    s["DEBUG"] = s.get("DEBUG") or s["LMS_ENV"] == "development"
+    return s
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` forms that hosts hand out."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def validate(settings: Mapping[str, Any]) -> None:
+    """Refuse to start production with unsafe settings; say why."""
+    if settings.get("LMS_ENV") not in {"development", "production", "testing"}:
+        raise ConfigError(
+            f"LMS_ENV must be 'development' or 'production', not {settings.get('LMS_ENV')!r}."
+        )
+    if settings["LMS_ENV"] != "production":
+        return
+    problems = []
+    key = settings.get("SECRET_KEY") or ""
+    if not key:
+        problems.append("SECRET_KEY is not set; generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`")
+    elif key == DEFAULT_SECRET_KEY or key == TestConfig.SECRET_KEY:
+        problems.append("SECRET_KEY is the built-in development key; set a random one")
+    elif len(key) < 32:
+        problems.append("SECRET_KEY is shorter than 32 characters")
+    if settings.get("DATABASE_URL", "").startswith("sqlite") and not settings.get(
+        "ALLOW_SQLITE_IN_PRODUCTION"
+    ):
+        problems.append("DATABASE_URL points to SQLite; production runs on PostgreSQL")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")

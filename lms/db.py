@@ -1,0 +1,162 @@
+"""The database: declarative base, session and engine bound to the Flask app.
+
+A deliberately small replacement for Flask-SQLAlchemy: one engine per app,
+one request-scoped session, and nothing else to learn. Tests can bind the
+session to an outer connection (``Database.bind_to``) for per-test rollback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import DateTime, MetaData, Select, create_engine, event, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+# Every constraint gets a predictable name, so later migrations can drop it.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zones; PostgreSQL's ``timestamptz`` has. This type makes
+    both behave the same: naive values are refused on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use lms.db.utcnow() or an aware value")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class _AppSession(Session):
+    """A session that finds its bind on the current app."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Engine | Connection:
+        return current_app.extensions["lms.db"].bind
+
+
+@dataclass
+class _State:
+    engine: Engine
+    bind: Engine | Connection
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Database:
+    """``db.session`` for the current request; ``db.engine`` for the current app."""
+
+    def __init__(self) -> None:
+        self.Model = Base
+        self.metadata = Base.metadata
+        self.sessionmaker = sessionmaker(
+            class_=_AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        self.session = scoped_session(self.sessionmaker)
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        options: dict[str, Any] = {"echo": app.config.get("SQLALCHEMY_ECHO", False)}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 15}
+        else:
+            options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(url, **options)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        app.extensions["lms.db"] = _State(engine=engine, bind=engine)
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            self.session.remove()
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions["lms.db"].engine
+
+    def bind_to(self, app: Flask, bind: Engine | Connection | None) -> None:
+        """Bind the app's sessions to ``bind`` (tests: an outer connection); None restores."""
+        state = app.extensions["lms.db"]
+        state.bind = bind if bind is not None else state.engine
+
+
+@dataclass
+class Page:
+    """One page of a query's results."""
+
+    items: Sequence[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return 0 if not self.total else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def paginate(session: Session, stmt: Select[Any], page: int, per_page: int) -> Page:
+    """Run ``stmt`` for one page, with a count of all rows."""
+    page = max(1, page)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    last = max(1, math.ceil(total / per_page))
+    page = min(page, last)
+    items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=items, page=page, per_page=per_page, total=total)

@@ -1,0 +1,121 @@
+"""E-mail: rendered in the request, delivered by a background job after commit.
+
+Backends, picked by ``MAIL_BACKEND``: ``smtp`` (when ``MAIL_SERVER`` is set),
+``file`` (``.eml`` files under ``instance/mail/``, the embedded default) and
+``memory`` (tests). Every message has a plain-text and an HTML part.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+
+from lms.db import utcnow
+from lms.extensions import db
+from lms.jobs import after_commit, job
+
+OUTBOX = "lms.mail_outbox"
+
+
+@dataclass
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    sender: str
+    message_id: str
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for e-mails, built on ``BASE_URL`` (never on the request's Host)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def send_email(to: str, subject: str, template: str, *, reason: str, **context: Any) -> None:
+    """Render ``templates/mail/<template>.{txt,html}`` and deliver it after the commit.
+
+    ``reason`` is the footer line telling the recipient why they got this e-mail.
+    """
+    context.update(subject=subject, reason=reason, base_url=current_app.config["BASE_URL"])
+    message = OutgoingEmail(
+        to=to,
+        subject=subject,
+        text=render_template(f"mail/{template}.txt", **context),
+        html=render_template(f"mail/{template}.html", **context),
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        message_id=make_msgid(domain="partner-lms.local"),
+    )
+    payload = asdict(message)
+    after_commit(db.session(), lambda: deliver_email(payload))
+
+
+@job(retries=5, retry_delay=60)
+def deliver_email(payload: dict[str, str]) -> None:
+    """Hand one message to the configured backend; Huey retries on failure."""
+    message = OutgoingEmail(**payload)
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend == "smtp":
+        _send_smtp(build_mime(message))
+    elif backend == "file":
+        _write_file(build_mime(message))
+    elif backend == "memory":
+        current_app.extensions.setdefault(OUTBOX, []).append(message)
+    else:
+        raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
+
+
+def build_mime(message: OutgoingEmail) -> EmailMessage:
+    mime = EmailMessage()
+    mime["From"] = message.sender
+    mime["To"] = message.to
+    mime["Subject"] = message.subject
+    mime["Date"] = format_datetime(utcnow())
+    mime["Message-ID"] = message.message_id
+    mime.set_content(message.text)
+    mime.add_alternative(message.html, subtype="html")
+    return mime
+
+
+def _send_smtp(mime: EmailMessage) -> None:
+    cfg = current_app.config
+    host, port, timeout = cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), cfg["MAIL_TIMEOUT"]
+    if cfg["MAIL_USE_SSL"]:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(host, port, timeout=timeout)
+    with client:
+        if cfg["MAIL_USE_TLS"] and not cfg["MAIL_USE_SSL"]:
+            client.starttls(context=ssl.create_default_context())
+        if cfg["MAIL_USERNAME"]:
+            client.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"] or "")
+        client.send_message(mime)
+
+
+def mail_folder() -> Path:
+    return Path(current_app.config["MAIL_FOLDER"])
+
+
+def _write_file(mime: EmailMessage) -> None:
+    folder = mail_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{utcnow():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+    tmp = folder / (name + ".part")
+    tmp.write_bytes(bytes(mime))
+    tmp.rename(folder / name)  # atomic: the dev page never sees half a message
+
+
+def outbox() -> list[OutgoingEmail]:
+    """Messages delivered by the ``memory`` backend (tests)."""
+    return current_app.extensions.setdefault(OUTBOX, [])

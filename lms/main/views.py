@@ -1,0 +1,42 @@
+"""Landing page, each role's dashboard, and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from lms.auth import public
+from lms.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+
+@bp.route("/")
+@public
+def index() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return render_template("main/index.html")
+
+
+@bp.route("/dashboard")
+def dashboard() -> Any:
+    return render_template("main/dashboard.html")
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> Any:
+    """200 when the app can reach its database; 503 with the reason otherwise."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        reason = type(exc.orig).__name__ if getattr(exc, "orig", None) else type(exc).__name__
+        return {"status": "error", "database": "unreachable", "reason": reason}, 503
+    return {"status": "ok", "database": "ok"}

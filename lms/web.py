@@ -1,0 +1,127 @@
+"""Cross-cutting web concerns: security headers, error pages, template helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from lms.accounts.forms import LogoutForm
+from lms.timezones import localdate, localtime
+
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    413: "File too large",
+    422: "Check your input",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.globals["logout_form"] = LogoutForm
+    app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
+
+
+def content_security_policy(app: Flask) -> str:
+    cfg = app.config
+    script = " ".join(["'self'", *cfg["CSP_EXTRA_SCRIPT_SRC"]])
+    frame = " ".join(["'self'", *cfg["CSP_EXTRA_FRAME_SRC"]])
+    connect = " ".join(["'self'", *cfg["CSP_EXTRA_CONNECT_SRC"]])
+    return (
+        "default-src 'self'; "
+        f"script-src {script}; "
+        "style-src 'self'; "
+        "img-src 'self' data:; "
+        "font-src 'self'; "
+        f"connect-src {connect}; "
+        f"frame-src {frame}; "
+        "object-src 'none'; "
+        "base-uri 'self'; "
+        "form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def _security_headers(response: Response) -> Response:
+    from flask import current_app
+
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy(current_app))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(self)")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config["HSTS_SECONDS"]:
+        headers.setdefault(
+            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}; includeSubDomains"
+        )
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        # Pages may hold personal or health information: keep them out of shared caches.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _render_error(code: int, message: str | None = None) -> Any:
+    title = ERROR_TITLES.get(code, "Error")
+    if _wants_json():
+        return {"error": message or title}, code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def _http_error(error: HTTPException) -> Any:
+    code = error.code or 500
+    if code < 400:
+        return error
+    message = None
+    if code == 413:
+        message = "The file or form you sent is larger than we accept. Choose a smaller file and try again."
+    elif code == 429:
+        message = "You have tried this too many times in a short while. Wait a minute and try again."
+    elif code == 405:
+        message = "That action is not available at this address."
+    response = _render_error(code, message)
+    if code == 429 and isinstance(response, tuple):
+        return response[0], code, {"Retry-After": "60"}
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    return _render_error(
+        400, "Your form expired or was sent from another site. Go back, reload the page and try again."
+    )
+
+
+def _unexpected_error(error: Exception) -> Any:
+    from flask import current_app
+
+    from lms.extensions import db
+
+    if isinstance(error, HTTPException):  # pragma: no cover - handled above
+        return _http_error(error)
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    if current_app.config.get("PROPAGATE_EXCEPTIONS_IN_TESTS"):
+        raise error
+    return _render_error(500, "The error has been logged. Try again; if it keeps happening, tell the operations team.")
