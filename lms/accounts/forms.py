@@ -7,8 +7,8 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitF
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from lms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from lms.forms import valid_timezone
-from lms.timezones import zone_choices
+from lms.forms import choices, valid_timezone
+from lms.timezones import zone_pairs
 
 PASSWORD_HELP = (
     f"At least {MIN_LENGTH} characters. A passphrase of a few unrelated words is strong and "
@@ -16,9 +16,14 @@ PASSWORD_HELP = (
 )
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 def _email_field(label: str = "E-mail address") -> EmailField:
     return EmailField(
         label,
+        filters=[_strip],
         validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)],
         render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"},
     )
@@ -44,15 +49,21 @@ def _confirm(label: str = "Repeat the password") -> PasswordField:
 def _full_name() -> StringField:
     return StringField(
         "Full name",
+        filters=[_strip],
         validators=[DataRequired("Enter your full name."), Length(max=200)],
         render_kw={"autocomplete": "name"},
     )
 
 
+def _zone_choices() -> list:
+    common, rest = zone_pairs()
+    return choices(common, "Common in the network") + choices(rest, "All time zones")
+
+
 def _timezone() -> SelectField:
     return SelectField(
         "Time zone",
-        choices=zone_choices(),
+        choices=_zone_choices,
         default="America/New_York",
         validators=[DataRequired(), valid_timezone],
         validate_choice=False,

@@ -30,7 +30,7 @@ def password_problem(password: str, *, email: str = "", full_name: str = "") -> 
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
     lowered = password.lower()
-    if lowered in _common_passwords() or _is_common_with_padding(lowered):
+    if lowered in _common_passwords() or _is_common_with_padding(lowered) or _is_run(lowered):
         return "This password is one of the most commonly used and easy to guess. Choose another."
     if len(set(password)) < 4:
         return "This password repeats too few characters to be safe. Choose another."
@@ -53,6 +53,18 @@ def _is_common_with_padding(lowered: str) -> bool:
             piece = lowered[: len(lowered) // size]
             if piece * size == lowered and (piece in common or len(set(piece)) < 3):
                 return True
+    return False
+
+
+_RUNS = ("01234567890123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm")
+
+
+def _is_run(lowered: str) -> bool:
+    """'123456789012', 'abcdefghijkl', 'qwertyuiopas' and their reverses."""
+    for run in _RUNS:
+        doubled = run * 3
+        if lowered in doubled or lowered[::-1] in doubled:
+            return True
     return False
 
 

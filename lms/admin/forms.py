@@ -7,9 +7,11 @@ from wtforms import DateField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from lms.accounts.models import Role
+from lms.forms import choices
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
-STAFF_ROLE_CHOICES = [(Role.CLINICIAN.value, "Clinician"), (Role.ADMIN.value, "Admin")]
+ROLE_PAIRS = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = choices(ROLE_PAIRS)
+STAFF_ROLE_CHOICES = choices([(Role.CLINICIAN.value, "Clinician"), (Role.ADMIN.value, "Admin")])
 
 
 class UserSearchForm(FlaskForm):
@@ -17,10 +19,12 @@ class UserSearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search name or e-mail", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=[("", "Any role"), *ROLE_CHOICES], validators=[Optional()])
+    role = SelectField("Role", choices=choices([("", "Any role"), *ROLE_PAIRS]), validators=[Optional()])
     status = SelectField(
         "Status",
-        choices=[("", "Any status"), ("active", "Active"), ("inactive", "Deactivated"), ("unverified", "E-mail not confirmed")],
+        choices=choices(
+            [("", "Any status"), ("active", "Active"), ("inactive", "Deactivated"), ("unverified", "E-mail not confirmed")]
+        ),
         validators=[Optional()],
     )
 
@@ -28,6 +32,7 @@ class UserSearchForm(FlaskForm):
 class InviteForm(FlaskForm):
     email = EmailField(
         "E-mail address",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[DataRequired("Enter the e-mail address to invite."), Email("Enter a valid e-mail address."), Length(max=254)],
     )
     role = SelectField("Role", choices=STAFF_ROLE_CHOICES, validators=[DataRequired()])

@@ -1,0 +1,173 @@
+"""Shared fixtures: one app per session, one rolled-back transaction per test.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is
+set. The schema is built by the Alembic migrations, never by create_all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from lms import create_app, jobs
+from lms.accounts.models import Role, User
+from lms.accounts.passwords import hash_password
+from lms.config import TestConfig, normalise_database_url
+from lms.db import utcnow
+from lms.extensions import db, limiter
+from lms.mail import OutgoingEmail, outbox
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test credential
+
+
+def pg_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else None
+
+
+def reset_postgres_schema(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_config(**overrides: Any) -> type:
+    return type("SuiteConfig", (TestConfig,), overrides)
+
+
+def migrate_to_head(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (fresh ``g``, session removed after),
+    as in production, even though the test itself holds an app context open."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    url = pg_url()
+    if url:
+        reset_postgres_schema(url)
+    else:
+        url = f"sqlite:///{instance / 'test.sqlite3'}"
+    application = create_app(
+        make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance), PROPAGATE_EXCEPTIONS_IN_TESTS=True)
+    )
+    application.test_client_class = IsolatedClient
+    migrate_to_head(application)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Any]:
+    """Everything a test does is inside one outer transaction, rolled back at the end."""
+    engine = app.extensions["lms.db"].engine
+    connection = engine.connect()
+    transaction = connection.begin()
+    db.bind_to(app, connection)
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        ctx.pop()
+        transaction.rollback()
+        connection.close()
+        db.bind_to(app, None)
+
+
+@pytest.fixture
+def client(app: Flask, db_session: Any) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def mail(app: Flask, db_session: Any) -> list[OutgoingEmail]:
+    """The messages delivered during this test (memory backend)."""
+    box = outbox()
+    box.clear()
+    return box
+
+
+@pytest.fixture(autouse=True)
+def _rebind_process_globals(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The job queue and the rate limiter are per-process; tests that build other
+    apps (config tests) rebind them, so point them back at the suite's app."""
+    if "app" in request.fixturenames:
+        application = request.getfixturevalue("app")
+        jobs.init_app(application)
+        limiter.init_app(application)
+        limiter.reset()
+    yield
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per run
+
+
+@pytest.fixture
+def make_user(db_session: Any) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: Role | str = Role.THERAPIST,
+        *,
+        email: str | None = None,
+        full_name: str | None = None,
+        verified: bool = True,
+        active: bool = True,
+        timezone: str = "America/New_York",
+    ) -> User:
+        n = next(counter)
+        role = Role(role)
+        user = User(
+            email=(email or f"{role.value}{n}@example.org").lower(),
+            full_name=full_name or f"Test {role.value.title()} {n}",
+            password_hash=password_hash(),
+            role=role,
+            timezone=timezone,
+            email_verified_at=utcnow() if verified else None,
+            is_active=active,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def log_in(client: FlaskClient, user: User | str, password: str = PASSWORD) -> Any:
+    email = user if isinstance(user, str) else user.email
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., Any]:
+    def do(user: User, password: str = PASSWORD) -> FlaskClient:
+        response = log_in(client, user, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return do

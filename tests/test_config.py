@@ -1,0 +1,93 @@
+"""Configuration: safe embedded defaults, and production refuses unsafe settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from lms import create_app
+from lms.config import DEFAULT_SECRET_KEY, ConfigError, load_config
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+GOOD_KEY = "k" * 48
+
+
+def test_embedded_defaults_use_sqlite_under_instance() -> None:
+    settings = load_config(environ={})
+    assert settings["DATABASE_URL"].startswith("sqlite:///")
+    assert settings["DATABASE_URL"].endswith("instance/lms.sqlite3")
+    assert settings["MAIL_BACKEND"] == "file"
+    assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert settings["LMS_ENV"] == "development"
+
+
+def test_environment_selects_backends() -> None:
+    settings = load_config(
+        environ={
+            "DATABASE_URL": PG,
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "MAIL_SERVER": "smtp.example.org",
+            "MAIL_PORT": "587",
+            "MAIL_USE_TLS": "true",
+        }
+    )
+    assert settings["DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert settings["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert settings["MAIL_BACKEND"] == "smtp"
+    assert settings["MAIL_PORT"] == 587
+    assert settings["MAIL_USE_TLS"] is True
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (None, "SECRET_KEY is not set"),
+        ("", "SECRET_KEY is not set"),
+        (DEFAULT_SECRET_KEY, "built-in development key"),
+        ("short", "shorter than 32"),
+    ],
+)
+def test_production_refuses_a_missing_or_default_secret_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, secret: str | None, reason: str
+) -> None:
+    monkeypatch.setenv("LMS_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", PG)
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    if secret is None:
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("SECRET_KEY", secret)
+    with pytest.raises(ConfigError) as excinfo:
+        create_app()
+    assert reason in str(excinfo.value)
+    assert "Refusing to start in production" in str(excinfo.value)
+
+
+def test_production_refuses_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("LMS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        create_app()
+
+
+def test_production_starts_with_safe_settings_and_hardens_cookies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("LMS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("DATABASE_URL", PG)
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.debug is False
+    response = app.test_client().get("/login")
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+
+
+def test_unknown_environment_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMS_ENV", "staging")
+    with pytest.raises(ConfigError, match="LMS_ENV"):
+        create_app()

@@ -1,0 +1,81 @@
+"""Migrations stay honest: one head, and head matches the models exactly.
+
+Runs against a fresh, empty database of the kind under test (SQLite always;
+PostgreSQL when TEST_DATABASE_URL is set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from lms import create_app
+from lms.config import PROJECT_ROOT
+from lms.extensions import db
+from tests.conftest import make_config, pg_url
+
+MIGRATIONS = PROJECT_ROOT / "migrations"
+
+
+def _fresh_database(tmp_path: Path) -> Iterator[str]:
+    url = pg_url()
+    if not url:
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    name = "lms_migration_check"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_db_app(tmp_path: Path) -> Iterator:
+    for url in _fresh_database(tmp_path):
+        app = create_app(make_config(DATABASE_URL=url, INSTANCE_PATH=str(tmp_path)))
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_single_head() -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    assert len(heads) == 1, f"migrations have {len(heads)} heads: {heads}; merge them"
+
+
+def test_upgrade_from_empty_matches_models(empty_db_app) -> None:
+    with empty_db_app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "render_as_batch": True}
+            )
+            diff = compare_metadata(context, db.metadata)
+    assert diff == [], f"models and migrations differ; run `flask db migrate`:\n{diff}"
+
+
+def test_downgrade_to_base_and_up_again(empty_db_app) -> None:
+    with empty_db_app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        assert tables == set()
+        upgrade()
+        assert "users" in inspect(db.engine).get_table_names()
