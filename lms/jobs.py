@@ -81,6 +81,8 @@ def periodic_job(schedule: Any, **options: Any) -> Callable[[Callable[..., Any]]
 
 def after_commit(session: Session, action: Callable[[], Any]) -> None:
     """Run ``action`` once ``session`` has committed; drop it if the session rolls back."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any query still discards the action
     session.info.setdefault(_PENDING, []).append(action)
 
 

@@ -1,0 +1,184 @@
+"""E-mail goes out after the commit through the job queue; backends SMTP, file, memory."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from lms import jobs
+from lms.extensions import db
+from lms.mail import build_mime, deliver_email, send_email
+
+
+def _payload(**overrides) -> dict:
+    base = {
+        "to": "someone@example.org",
+        "subject": "Hello",
+        "text": "plain body",
+        "html": "<p>html body</p>",
+        "sender": "Partner LMS <no-reply@partner-lms.local>",
+        "message_id": "<x@partner-lms.local>",
+    }
+    return {**base, **overrides}
+
+
+def test_mail_is_sent_only_after_commit(app, db_session, mail) -> None:
+    with app.test_request_context("/"):
+        send_email("a@example.org", "Subject A", "password_changed", reason="test", user=_FakeUser(), link="http://x/")
+        assert mail == []  # nothing leaves before the commit
+        db.session.commit()
+    assert [m.to for m in mail] == ["a@example.org"]
+    assert "test" in mail[0].text and "test" in mail[0].html  # the reason footer, in both parts
+
+
+def test_mail_is_dropped_when_the_transaction_rolls_back(app, db_session, mail) -> None:
+    with app.test_request_context("/"):
+        send_email("b@example.org", "Subject B", "password_changed", reason="test", user=_FakeUser(), link="http://x/")
+        db.session.rollback()
+        db.session.commit()
+    assert mail == []
+
+
+class _FakeUser:
+    full_name = "Casey Example"
+
+
+def test_mime_has_plain_text_and_html_parts() -> None:
+    from lms.mail import OutgoingEmail
+
+    mime = build_mime(OutgoingEmail(**_payload()))
+    types = [part.get_content_type() for part in mime.walk()]
+    assert types == ["multipart/alternative", "text/plain", "text/html"]
+
+
+def test_file_backend_writes_eml_files(app, db_session, tmp_path: Path) -> None:
+    old = app.config["MAIL_BACKEND"], app.config["MAIL_FOLDER"]
+    app.config.update(MAIL_BACKEND="file", MAIL_FOLDER=str(tmp_path / "mail"))
+    try:
+        deliver_email.call_local(_payload(subject="Filed"))
+    finally:
+        app.config["MAIL_BACKEND"], app.config["MAIL_FOLDER"] = old
+    files = list((tmp_path / "mail").glob("*.eml"))
+    assert len(files) == 1
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "Filed"
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_smtp_backend_delivers_to_a_real_smtp_server(app, db_session) -> None:
+    handler = _Collect()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    old = {k: app.config[k] for k in ("MAIL_BACKEND", "MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    try:
+        deliver_email.call_local(_payload(subject="Over SMTP"))
+    finally:
+        app.config.update(old)
+        controller.stop()
+    assert [m["Subject"] for m in handler.messages] == ["Over SMTP"]
+    assert handler.messages[0].get_body(preferencelist=("html",)).get_content().strip() == "<p>html body</p>"
+
+
+def test_smtp_failure_raises_so_the_queue_retries(app, db_session) -> None:
+    old = {k: app.config[k] for k in ("MAIL_BACKEND", "MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
+    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port(), MAIL_TIMEOUT=2)
+    try:
+        with pytest.raises(OSError):
+            deliver_email.call_local(_payload())
+    finally:
+        app.config.update(old)
+    assert deliver_email.retries == 5 and deliver_email.retry_delay == 60
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_queued_job_is_stored_and_run_by_a_worker(app, db_session, tmp_path: Path, backend: str) -> None:
+    """Enqueue into real storage (SQLite file or Redis), then dequeue and run it as the worker does."""
+    from huey.storage import RedisStorage, SqliteStorage
+
+    settings = {
+        "HUEY_IMMEDIATE": False,
+        "HUEY_SQLITE_PATH": str(tmp_path / "jobs.db"),
+        "REDIS_URL": "redis://127.0.0.1:6379/15" if backend == "redis" else None,
+        "MAIL_BACKEND": "file",
+        "MAIL_FOLDER": str(tmp_path / "mail"),
+    }
+    old = {k: app.config.get(k) for k in settings}
+    app.config.update(settings)
+    try:
+        jobs.init_app(app)
+        expected = RedisStorage if backend == "redis" else SqliteStorage
+        assert isinstance(jobs.huey.storage, expected)
+        jobs.huey.flush()
+        deliver_email(_payload(subject=f"Queued via {backend}"))
+        assert not list((tmp_path / "mail").glob("*.eml"))  # not run yet: it waits in storage
+        assert jobs.huey.pending_count() == 1
+        task = jobs.huey.dequeue()
+        jobs.huey.execute(task)
+        files = list((tmp_path / "mail").glob("*.eml"))
+        assert len(files) == 1 and f"Queued via {backend}" in files[0].read_text()
+        jobs.huey.flush()
+    finally:
+        app.config.update(old)
+        jobs.init_app(app)
+
+
+def test_after_commit_actions_run_once(app, db_session) -> None:
+    calls: list[int] = []
+    jobs.after_commit(db.session(), lambda: calls.append(1))
+    db.session.commit()
+    db.session.commit()
+    assert calls == [1]
+
+
+def test_dev_mail_page_lists_eml_files_for_admins(app, client, make_user, login, tmp_path: Path) -> None:
+    old = app.config["MAIL_BACKEND"], app.config["MAIL_FOLDER"]
+    app.config.update(MAIL_BACKEND="file", MAIL_FOLDER=str(tmp_path / "mail"))
+    try:
+        deliver_email.call_local(_payload(subject="Visible in dev", html="<p>HTML <b>part</b></p>"))
+        name = next((tmp_path / "mail").glob("*.eml")).name
+        login(make_user("admin"))
+        listing = client.get("/admin/mail").get_data(as_text=True)
+        assert "Visible in dev" in listing
+        detail = client.get(f"/admin/mail/{name}").get_data(as_text=True)
+        assert "plain body" in detail
+        html = client.get(f"/admin/mail/{name}/html")
+        assert "sandbox" in html.headers["Content-Security-Policy"]
+        assert client.get("/admin/mail/../../etc/passwd").status_code == 404
+        assert client.get("/admin/mail/not-a-mail.eml").status_code == 404
+    finally:
+        app.config["MAIL_BACKEND"], app.config["MAIL_FOLDER"] = old
+    # with another backend the page does not exist
+    assert client.get("/admin/mail").status_code == 404
+
+
+def test_dev_mail_page_is_admin_only(app, client, make_user, login) -> None:
+    login(make_user("clinician"))
+    assert client.get("/admin/mail").status_code == 403
+
+
+def test_huey_storage_follows_settings(app, tmp_path: Path) -> None:
+    start = time.monotonic()
+    assert jobs.huey.immediate is True  # the suite runs jobs inline
+    assert time.monotonic() - start < 5

@@ -1,0 +1,126 @@
+"""Health check, security headers, error pages, CSRF."""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort
+
+from lms.extensions import db
+
+
+def test_healthz_reports_database_ok(client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(app, tmp_path) -> None:
+    from lms import create_app
+    from tests.conftest import make_config
+
+    broken = create_app(
+        make_config(
+            DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1",
+            INSTANCE_PATH=str(tmp_path),
+        )
+    )
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error" and body["database"] == "unreachable"
+    assert body["reason"]
+    with broken.app_context():
+        db.engine.dispose()
+
+
+def test_security_headers_on_every_page(client) -> None:
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # only in production
+
+
+def test_pages_have_no_inline_script(client) -> None:
+    for path in ("/", "/login", "/register", "/password/forgot"):
+        html = client.get(path).get_data(as_text=True)
+        for tag in re.findall(r"<script[^>]*>", html):
+            assert "src=" in tag, (path, tag)
+        assert not re.search(r"\son[a-z]+=", html), path  # no inline event handlers
+
+
+def test_vendored_assets_are_served_locally(client) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    assert "https://" not in re.sub(r'href="https?://[^"]*"', "", " ".join(re.findall(r"<(?:script|link)[^>]*>", html)))
+    asset = client.get("/static/vendor/htmx-2.0.4.min.js")
+    assert asset.status_code == 200
+    asset.close()
+
+
+def test_404_page_is_friendly(client) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_500_page_shows_no_stack_trace(tmp_path) -> None:
+    from lms import create_app
+    from lms.auth import public
+    from tests.conftest import make_config, migrate_to_head
+
+    other = create_app(
+        make_config(DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", INSTANCE_PATH=str(tmp_path))
+    )
+
+    @other.route("/_boom_for_test")
+    @public
+    def _boom() -> str:
+        raise RuntimeError("secret internals")
+
+    migrate_to_head(other)
+    response = other.test_client().get("/_boom_for_test")
+    page = response.get_data(as_text=True)
+    with other.app_context():
+        db.engine.dispose()
+    assert response.status_code == 500
+    assert "Something went wrong" in page
+    assert "secret internals" not in page and "Traceback" not in page
+
+
+def test_413_has_a_friendly_page(app, client) -> None:
+    old = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    try:
+        response = client.post("/login", data={"email": "x" * 500, "password": "y"})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = old
+    assert response.status_code == 413
+    assert "larger than we accept" in response.get_data(as_text=True)
+
+
+def test_error_pages_for_each_code(app) -> None:
+    with app.test_request_context("/"):
+        from lms.web import _http_error
+        from werkzeug.exceptions import HTTPException
+
+        for code, title in [(400, "Bad request"), (403, "Not allowed"), (429, "Too many attempts")]:
+            try:
+                abort(code)
+            except HTTPException as exc:
+                body, status = _http_error(exc)[:2]
+            assert status == code and title in body
+
+
+def test_csrf_is_enforced_when_enabled(app, client, make_user) -> None:
+    user = make_user()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = client.post("/login", data={"email": user.email, "password": "whatever"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 400
+    assert "form expired" in response.get_data(as_text=True)
