@@ -22,6 +22,7 @@ def create_app(config: Any = None) -> Flask:
     )
     app.config.from_mapping(settings)
     init_instance_folder(app)
+    init_proxy(app)
     init_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -31,6 +32,15 @@ def create_app(config: Any = None) -> Flask:
 
 def init_instance_folder(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def init_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-* from exactly PROXY_FIX_HOPS proxies (the TLS proxy in production)."""
+    hops = int(app.config["PROXY_FIX_HOPS"])
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def init_extensions(app: Flask) -> None:

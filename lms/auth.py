@@ -122,7 +122,8 @@ def init_app(app: Flask) -> None:
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return request.path.startswith("/api/") or (
-        best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
     )
 
 
@@ -134,4 +135,9 @@ def _safe_next_path() -> str | None:
 
 def is_safe_redirect(target: str | None) -> bool:
     """Only same-site relative paths are followed after log-in."""
-    return bool(target) and target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return (
+        bool(target)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    )

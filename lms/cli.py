@@ -53,9 +53,11 @@ def register(app: Flask) -> None:
             raise click.ClickException("seed-demo is for development and demos, not production.")
         rows = seed_demo_accounts()
         db.session.commit()
-        click.echo("Demo accounts (password: %s):" % DEMO_PASSWORD)
+        click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for user, created in rows:
-            click.echo(f"  {user.role.value:<10} {user.email:<24} {'created' if created else 'exists'}")
+            click.echo(
+                f"  {user.role.value:<10} {user.email:<24} {'created' if created else 'exists'}"
+            )
 
     @app.cli.command("create-admin")
     @click.argument("email")
@@ -77,7 +79,9 @@ def register(app: Flask) -> None:
         click.echo(f"Admin {user.email} created.")
 
     @app.cli.command("worker")
-    @click.option("--workers", type=int, default=None, help="Worker threads (default HUEY_WORKERS).")
+    @click.option(
+        "--workers", type=int, default=None, help="Worker threads (default HUEY_WORKERS)."
+    )
     def worker(workers: int | None) -> None:
         """Run the background-job worker and scheduler (Ctrl-C stops it)."""
         from huey.consumer import Consumer
@@ -87,8 +91,11 @@ def register(app: Flask) -> None:
         if huey.immediate:
             raise click.ClickException("HUEY_IMMEDIATE is on: jobs run inline, no worker needed.")
         consumer = Consumer(
-            huey, workers=workers or app.config["HUEY_WORKERS"], worker_type="thread",
-            periodic=True, check_worker_health=True,
+            huey,
+            workers=workers or app.config["HUEY_WORKERS"],
+            worker_type="thread",
+            periodic=True,
+            check_worker_health=True,
         )
         click.echo(f"Worker: {type(huey.storage).__name__}, {consumer.workers} threads")
         consumer.run()

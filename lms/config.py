@@ -40,6 +40,8 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     PREFERRED_URL_SCHEME = "http"
     SERVER_NAME: str | None = None
+    # Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto).
+    PROXY_FIX_HOPS = 0
     # Used to build absolute links in e-mails sent from background jobs.
     BASE_URL = "http://127.0.0.1:5000"
 
@@ -60,7 +62,7 @@ class Config:
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
-    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"
+    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105
     REGISTER_RATE_LIMIT = "10 per hour"
 
     # E-mail: SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail
@@ -112,7 +114,7 @@ class TestConfig(Config):
     MAIL_BACKEND = "memory"
     WTF_CSRF_ENABLED = False
     LOGIN_RATE_LIMIT = "1000 per minute"
-    PASSWORD_RESET_RATE_LIMIT = "1000 per minute"
+    PASSWORD_RESET_RATE_LIMIT = "1000 per minute"  # noqa: S105
     REGISTER_RATE_LIMIT = "1000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
 
@@ -141,6 +143,7 @@ _ENV_KEYS: dict[str, Any] = {
     "HSTS_SECONDS": int,
     "MAX_CONTENT_LENGTH": int,
     "ALLOW_SQLITE_IN_PRODUCTION": "bool",
+    "PROXY_FIX_HOPS": int,
 }
 
 
@@ -215,7 +218,10 @@ def validate(settings: Mapping[str, Any]) -> None:
     problems = []
     key = settings.get("SECRET_KEY") or ""
     if not key:
-        problems.append("SECRET_KEY is not set; generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`")
+        problems.append(
+            "SECRET_KEY is not set; generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
     elif key == DEFAULT_SECRET_KEY or key == TestConfig.SECRET_KEY:
         problems.append("SECRET_KEY is the built-in development key; set a random one")
     elif len(key) < 32:

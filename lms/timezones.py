@@ -35,7 +35,9 @@ def is_valid_zone(name: str) -> bool:
 def zone_pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(common zones, every other zone) as (value, label) pairs."""
     common = {name for name, _ in COMMON_ZONES}
-    rest = sorted(z for z in all_zones() if z not in common and "/" in z and not z.startswith("Etc/"))
+    rest = sorted(
+        z for z in all_zones() if z not in common and "/" in z and not z.startswith("Etc/")
+    )
     return COMMON_ZONES, [(z, z.replace("_", " ")) for z in rest]
 
 

@@ -64,11 +64,14 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(self)")
+    headers.setdefault(
+        "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(self)"
+    )
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config["HSTS_SECONDS"]:
         headers.setdefault(
-            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}; includeSubDomains"
+            "Strict-Transport-Security",
+            f"max-age={current_app.config['HSTS_SECONDS']}; includeSubDomains",
         )
     if request.endpoint != "static" and "Cache-Control" not in headers:
         # Pages may hold personal or health information: keep them out of shared caches.
@@ -96,9 +99,14 @@ def _http_error(error: HTTPException) -> Any:
         return error
     message = None
     if code == 413:
-        message = "The file or form you sent is larger than we accept. Choose a smaller file and try again."
+        message = (
+            "The file or form you sent is larger than we accept. "
+            "Choose a smaller file and try again."
+        )
     elif code == 429:
-        message = "You have tried this too many times in a short while. Wait a minute and try again."
+        message = (
+            "You have tried this too many times in a short while. Wait a minute and try again."
+        )
     elif code == 405:
         message = "That action is not available at this address."
     response = _render_error(code, message)
@@ -109,7 +117,8 @@ def _http_error(error: HTTPException) -> Any:
 
 def _csrf_error(error: CSRFError) -> Any:
     return _render_error(
-        400, "Your form expired or was sent from another site. Go back, reload the page and try again."
+        400,
+        "Your form expired or was sent from another site. Go back, reload the page and try again.",
     )
 
 
@@ -124,4 +133,7 @@ def _unexpected_error(error: Exception) -> Any:
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if current_app.config.get("PROPAGATE_EXCEPTIONS_IN_TESTS"):
         raise error
-    return _render_error(500, "The error has been logged. Try again; if it keeps happening, tell the operations team.")
+    return _render_error(
+        500,
+        "The error has been logged. Try again; if it keeps happening, tell the operations team.",
+    )

@@ -69,7 +69,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     else:
         url = f"sqlite:///{instance / 'test.sqlite3'}"
     application = create_app(
-        make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance), PROPAGATE_EXCEPTIONS_IN_TESTS=True)
+        make_config(
+            DATABASE_URL=url, INSTANCE_PATH=str(instance), PROPAGATE_EXCEPTIONS_IN_TESTS=True
+        )
     )
     application.test_client_class = IsolatedClient
     migrate_to_head(application)

@@ -24,6 +24,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.accept_invitation",
 }
 
+
 def _url_for(app, rule: Rule) -> str:
     """A URL for ``rule`` with plausible values (ids of objects that may exist)."""
     values = {}

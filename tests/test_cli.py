@@ -14,14 +14,24 @@ def test_seed_demo_is_idempotent_and_accounts_can_log_in(app, client, db_session
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     assert "demo-password-2026" in first.output
-    for email in ("admin@example.org", "clinician@example.org", "therapist@example.org", "partner@example.org"):
+    for email in (
+        "admin@example.org",
+        "clinician@example.org",
+        "therapist@example.org",
+        "partner@example.org",
+    ):
         assert email in first.output
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "exists" in second.output
-    count = db.session.scalar(select(func.count()).select_from(User).where(User.email.like("%@example.org")))
+    count = db.session.scalar(
+        select(func.count()).select_from(User).where(User.email.like("%@example.org"))
+    )
     assert count == 4
     roles = dict(db.session.execute(select(User.email, User.role)).all())
-    assert roles["admin@example.org"] == Role.ADMIN and roles["clinician@example.org"] == Role.CLINICIAN
+    assert (
+        roles["admin@example.org"] == Role.ADMIN
+        and roles["clinician@example.org"] == Role.CLINICIAN
+    )
     for email in roles:
         assert log_in(client, email, "demo-password-2026").status_code == 302
         client.post("/logout")
@@ -41,7 +51,8 @@ def test_create_admin(app, db_session) -> None:
 def test_create_admin_refuses_a_weak_password(app, db_session) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["create-admin", "weak@example.org", "--name", "W", "--password-stdin"], input="password1234\n"
+        args=["create-admin", "weak@example.org", "--name", "W", "--password-stdin"],
+        input="password1234\n",
     )
     assert result.exit_code != 0
     assert "most commonly used" in result.output

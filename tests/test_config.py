@@ -91,3 +91,26 @@ def test_unknown_environment_name_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LMS_ENV", "staging")
     with pytest.raises(ConfigError, match="LMS_ENV"):
         create_app()
+
+
+def test_proxy_fix_trusts_the_configured_proxy(tmp_path) -> None:
+    from tests.conftest import make_config
+
+    app = create_app(make_config(PROXY_FIX_HOPS=1, INSTANCE_PATH=str(tmp_path)))
+    seen = {}
+
+    @app.get("/_ip_for_test")
+    def _ip() -> str:
+        from flask import request
+
+        seen["ip"], seen["scheme"] = request.remote_addr, request.scheme
+        return ""
+
+    from lms.auth import public
+
+    public(app.view_functions["_ip"])
+    app.test_client().get(
+        "/_ip_for_test",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+    )
+    assert seen == {"ip": "203.0.113.9", "scheme": "https"}

@@ -30,7 +30,14 @@ def _payload(**overrides) -> dict:
 
 def test_mail_is_sent_only_after_commit(app, db_session, mail) -> None:
     with app.test_request_context("/"):
-        send_email("a@example.org", "Subject A", "password_changed", reason="test", user=_FakeUser(), link="http://x/")
+        send_email(
+            "a@example.org",
+            "Subject A",
+            "password_changed",
+            reason="test",
+            user=_FakeUser(),
+            link="http://x/",
+        )
         assert mail == []  # nothing leaves before the commit
         db.session.commit()
     assert [m.to for m in mail] == ["a@example.org"]
@@ -39,7 +46,14 @@ def test_mail_is_sent_only_after_commit(app, db_session, mail) -> None:
 
 def test_mail_is_dropped_when_the_transaction_rolls_back(app, db_session, mail) -> None:
     with app.test_request_context("/"):
-        send_email("b@example.org", "Subject B", "password_changed", reason="test", user=_FakeUser(), link="http://x/")
+        send_email(
+            "b@example.org",
+            "Subject B",
+            "password_changed",
+            reason="test",
+            user=_FakeUser(),
+            link="http://x/",
+        )
         db.session.rollback()
         db.session.commit()
     assert mail == []
@@ -75,7 +89,9 @@ class _Collect:
         self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
 
@@ -98,12 +114,17 @@ def test_smtp_backend_delivers_to_a_real_smtp_server(app, db_session) -> None:
         app.config.update(old)
         controller.stop()
     assert [m["Subject"] for m in handler.messages] == ["Over SMTP"]
-    assert handler.messages[0].get_body(preferencelist=("html",)).get_content().strip() == "<p>html body</p>"
+    assert (
+        handler.messages[0].get_body(preferencelist=("html",)).get_content().strip()
+        == "<p>html body</p>"
+    )
 
 
 def test_smtp_failure_raises_so_the_queue_retries(app, db_session) -> None:
     old = {k: app.config[k] for k in ("MAIL_BACKEND", "MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT")}
-    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port(), MAIL_TIMEOUT=2)
+    app.config.update(
+        MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port(), MAIL_TIMEOUT=2
+    )
     try:
         with pytest.raises(OSError):
             deliver_email.call_local(_payload())
@@ -113,8 +134,10 @@ def test_smtp_failure_raises_so_the_queue_retries(app, db_session) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_queued_job_is_stored_and_run_by_a_worker(app, db_session, tmp_path: Path, backend: str) -> None:
-    """Enqueue into real storage (SQLite file or Redis), then dequeue and run it as the worker does."""
+def test_queued_job_is_stored_and_run_by_a_worker(
+    app, db_session, tmp_path: Path, backend: str
+) -> None:
+    """Enqueue into real storage (SQLite file or Redis), then run it as the worker does."""
     from huey.storage import RedisStorage, SqliteStorage
 
     settings = {
@@ -152,7 +175,9 @@ def test_after_commit_actions_run_once(app, db_session) -> None:
     assert calls == [1]
 
 
-def test_dev_mail_page_lists_eml_files_for_admins(app, client, make_user, login, tmp_path: Path) -> None:
+def test_dev_mail_page_lists_eml_files_for_admins(
+    app, client, make_user, login, tmp_path: Path
+) -> None:
     old = app.config["MAIL_BACKEND"], app.config["MAIL_FOLDER"]
     app.config.update(MAIL_BACKEND="file", MAIL_FOLDER=str(tmp_path / "mail"))
     try:

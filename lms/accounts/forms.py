@@ -24,7 +24,11 @@ def _email_field(label: str = "E-mail address") -> EmailField:
     return EmailField(
         label,
         filters=[_strip],
-        validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter your e-mail address."),
+            Email("Enter a valid e-mail address."),
+            Length(max=254),
+        ],
         render_kw={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"},
     )
 
@@ -32,7 +36,10 @@ def _email_field(label: str = "E-mail address") -> EmailField:
 def _new_password(label: str = "Password") -> PasswordField:
     return PasswordField(
         label,
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH, message=f"Use at most {MAX_LENGTH} characters.")],
+        validators=[
+            DataRequired("Choose a password."),
+            Length(max=MAX_LENGTH, message=f"Use at most {MAX_LENGTH} characters."),
+        ],
         description=PASSWORD_HELP,
         render_kw={"autocomplete": "new-password", "minlength": MIN_LENGTH},
     )
@@ -41,7 +48,10 @@ def _new_password(label: str = "Password") -> PasswordField:
 def _confirm(label: str = "Repeat the password") -> PasswordField:
     return PasswordField(
         label,
-        validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
 

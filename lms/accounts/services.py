@@ -121,7 +121,9 @@ def authenticate(email: str, password: str) -> LoginResult:
     if user is None:
         verify_password(dummy_hash(), password)  # same work either way
         audit.record(
-            "auth.login_failed", object_type="user", email=normalise_email(email)[:254],
+            "auth.login_failed",
+            object_type="user",
+            email=normalise_email(email)[:254],
             reason="unknown e-mail",
         )
         return LoginResult(None, "credentials")
@@ -333,7 +335,9 @@ def set_active(admin: User, user: User, active: bool, reason: str = "") -> None:
     user.deactivated_at = None if active else utcnow()
     user.session_token = new_session_token()
     audit.record(
-        "account.reactivated" if active else "account.deactivated", user, actor=admin,
+        "account.reactivated" if active else "account.deactivated",
+        user,
+        actor=admin,
         reason=reason or None,
     )
 
@@ -352,9 +356,12 @@ def change_role(admin: User, user: User, role: Role) -> None:
 
 
 def _active_admin_count() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
+        )
+        or 0
+    )
 
 
 def create_admin(email: str, full_name: str, password: str) -> User:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from lms.accounts import services
@@ -29,7 +38,6 @@ TOKEN_MESSAGES = {
 }
 
 bp = Blueprint("accounts", __name__)
-
 
 
 def _login_limit() -> str:
@@ -79,7 +87,9 @@ def register() -> Any:
 def check_email() -> Any:
     form = EmailOnlyForm(email=session.get("registered_email", ""))
     form.submit.label.text = "Send a new link"
-    return render_template("accounts/check_email.html", email=session.get("registered_email"), form=form)
+    return render_template(
+        "accounts/check_email.html", email=session.get("registered_email"), form=form
+    )
 
 
 @bp.route("/verify-email/<token>")
@@ -94,7 +104,9 @@ def verify_email(token: str) -> Any:
         message = TOKEN_MESSAGES[error.reason]
         if error.reason == "used":
             message = "Your e-mail address is already confirmed. You can log in."
-        return render_template("accounts/verify_failed.html", message=message, reason=error.reason, form=form), 400
+        return render_template(
+            "accounts/verify_failed.html", message=message, reason=error.reason, form=form
+        ), 400
     db.session.commit()
     flash("Your e-mail address is confirmed. You can now log in.", "success")
     return redirect(url_for("accounts.login"))
@@ -180,7 +192,9 @@ def forgot_password() -> Any:
         services.request_password_reset(form.email.data)
         db.session.commit()
         return render_template("accounts/reset_sent.html", email=form.email.data.strip())
-    return render_template("accounts/forgot_password.html", form=form), 200 if not form.errors else 422
+    return render_template(
+        "accounts/forgot_password.html", form=form
+    ), 200 if not form.errors else 422
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -190,7 +204,9 @@ def reset_password(token: str) -> Any:
     try:
         user = services.user_for_reset_token(token)
     except TokenError as error:
-        return render_template("accounts/reset_failed.html", message=TOKEN_MESSAGES[error.reason]), 400
+        return render_template(
+            "accounts/reset_failed.html", message=TOKEN_MESSAGES[error.reason]
+        ), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -200,7 +216,9 @@ def reset_password(token: str) -> Any:
             _field_error(form, error)
         except TokenError as error:
             db.session.rollback()
-            return render_template("accounts/reset_failed.html", message=TOKEN_MESSAGES[error.reason]), 400
+            return render_template(
+                "accounts/reset_failed.html", message=TOKEN_MESSAGES[error.reason]
+            ), 400
         else:
             db.session.commit()
             if current_user.is_authenticated:
@@ -208,7 +226,9 @@ def reset_password(token: str) -> Any:
             session.clear()
             flash("Your password has been changed. Log in with the new password.", "success")
             return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form, user=user), 200 if not form.errors else 422
+    return render_template(
+        "accounts/reset_password.html", form=form, user=user
+    ), 200 if not form.errors else 422
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -233,7 +253,9 @@ def change_password() -> Any:
     password_form = ChangePasswordForm(prefix="pw")
     if password_form.validate_on_submit():
         try:
-            services.change_password(user, password_form.current_password.data, password_form.password.data)
+            services.change_password(
+                user, password_form.current_password.data, password_form.password.data
+            )
         except services.AccountError as error:
             db.session.rollback()
             _field_error(password_form, error)
@@ -258,14 +280,18 @@ def accept_invitation(token: str) -> Any:
     try:
         invitation = services.find_invitation(token)
     except TokenError as error:
-        return render_template("accounts/invitation_failed.html", message=TOKEN_MESSAGES[error.reason]), 400
+        return render_template(
+            "accounts/invitation_failed.html", message=TOKEN_MESSAGES[error.reason]
+        ), 400
     if current_user.is_authenticated:
         logout_user()
         session.clear()
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            user = services.accept_invitation(token, form.full_name.data, form.password.data, form.timezone.data)
+            user = services.accept_invitation(
+                token, form.full_name.data, form.password.data, form.timezone.data
+            )
         except services.AccountError as error:
             db.session.rollback()
             _field_error(form, error)
@@ -275,4 +301,6 @@ def accept_invitation(token: str) -> Any:
             session.permanent = True
             flash(f"Welcome, {user.full_name}. Your {user.role.value} account is ready.", "success")
             return redirect(url_for("main.dashboard"))
-    return render_template("accounts/accept_invitation.html", form=form, invitation=invitation), 200 if not form.errors else 422
+    return render_template(
+        "accounts/accept_invitation.html", form=form, invitation=invitation
+    ), 200 if not form.errors else 422

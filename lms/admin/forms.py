@@ -19,11 +19,18 @@ class UserSearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search name or e-mail", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=choices([("", "Any role"), *ROLE_PAIRS]), validators=[Optional()])
+    role = SelectField(
+        "Role", choices=choices([("", "Any role"), *ROLE_PAIRS]), validators=[Optional()]
+    )
     status = SelectField(
         "Status",
         choices=choices(
-            [("", "Any status"), ("active", "Active"), ("inactive", "Deactivated"), ("unverified", "E-mail not confirmed")]
+            [
+                ("", "Any status"),
+                ("active", "Active"),
+                ("inactive", "Deactivated"),
+                ("unverified", "E-mail not confirmed"),
+            ]
         ),
         validators=[Optional()],
     )
@@ -33,7 +40,11 @@ class InviteForm(FlaskForm):
     email = EmailField(
         "E-mail address",
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
-        validators=[DataRequired("Enter the e-mail address to invite."), Email("Enter a valid e-mail address."), Length(max=254)],
+        validators=[
+            DataRequired("Enter the e-mail address to invite."),
+            Email("Enter a valid e-mail address."),
+            Length(max=254),
+        ],
     )
     role = SelectField("Role", choices=STAFF_ROLE_CHOICES, validators=[DataRequired()])
     submit = SubmitField("Send invitation")

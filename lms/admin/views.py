@@ -14,7 +14,14 @@ from sqlalchemy import func, or_, select
 from lms import audit
 from lms.accounts import services
 from lms.accounts.models import Invitation, Role, User
-from lms.admin.forms import ActiveForm, AuditFilterForm, ConfirmForm, InviteForm, RoleForm, UserSearchForm
+from lms.admin.forms import (
+    ActiveForm,
+    AuditFilterForm,
+    ConfirmForm,
+    InviteForm,
+    RoleForm,
+    UserSearchForm,
+)
 from lms.audit import AuditEvent
 from lms.auth import admin_required, current_user_obj, get_or_404
 from lms.db import paginate, utcnow
@@ -23,7 +30,6 @@ from lms.mail import mail_folder
 from lms.timezones import viewer_zone
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
 
 
 def _page_arg() -> int:
@@ -90,14 +96,17 @@ def set_active(user_id: int) -> Any:
     form = ActiveForm()
     if form.validate_on_submit() and form.active.data in {"0", "1"}:
         try:
-            services.set_active(current_user_obj(), user, form.active.data == "1", form.reason.data or "")
+            services.set_active(
+                current_user_obj(), user, form.active.data == "1", form.reason.data or ""
+            )
         except services.AccountError as error:
             db.session.rollback()
             flash(error.message, "error")
         else:
             db.session.commit()
             flash(
-                f"{user.full_name} can log in again." if user.is_active
+                f"{user.full_name} can log in again."
+                if user.is_active
                 else f"{user.full_name} is deactivated and has been logged out everywhere.",
                 "success",
             )
@@ -146,7 +155,9 @@ def invitations() -> Any:
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation = services.invite_staff(current_user_obj(), form.email.data, Role(form.role.data))
+            invitation = services.invite_staff(
+                current_user_obj(), form.email.data, Role(form.role.data)
+            )
         except services.AccountError as error:
             db.session.rollback()
             getattr(form, error.field or "email").errors.append(error.message)
@@ -201,7 +212,9 @@ def audit_log() -> Any:
             stmt = stmt.where(AuditEvent.created_at < end)
     stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     page = paginate(db.session, stmt, _page_arg(), 50)
-    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    actions = db.session.scalars(
+        select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    ).all()
     return render_template("admin/audit.html", form=form, page=page, actions=actions)
 
 
@@ -211,7 +224,10 @@ _EML_NAME = re.compile(r"^[0-9T]+-[0-9a-f]{8}\.eml$")
 
 
 def _dev_mail_enabled() -> bool:
-    return current_app.config["MAIL_BACKEND"] == "file" and current_app.config["LMS_ENV"] != "production"
+    return (
+        current_app.config["MAIL_BACKEND"] == "file"
+        and current_app.config["LMS_ENV"] != "production"
+    )
 
 
 def _read_eml(name: str) -> email.message.EmailMessage:
@@ -235,9 +251,18 @@ def mail() -> Any:
     rows = []
     for name in names[(page_no - 1) * per_page : page_no * per_page]:
         message = _read_eml(name)
-        rows.append({"name": name, "to": message["To"], "subject": message["Subject"], "date": message["Date"]})
+        rows.append(
+            {
+                "name": name,
+                "to": message["To"],
+                "subject": message["Subject"],
+                "date": message["Date"],
+            }
+        )
     pages = max(1, -(-len(names) // per_page))
-    return render_template("admin/mail.html", rows=rows, page_no=page_no, pages=pages, total=len(names))
+    return render_template(
+        "admin/mail.html", rows=rows, page_no=page_no, pages=pages, total=len(names)
+    )
 
 
 @bp.route("/mail/<name>")
@@ -260,7 +285,13 @@ def mail_message_html(name: str) -> Any:
     html_part = message.get_body(preferencelist=("html",))
     body = html_part.get_content() if html_part else ""
     # Shown as a document of its own, sandboxed: no scripts, no same-origin access.
-    return body, 200, {
-        "Content-Type": "text/html; charset=utf-8",
-        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-    }
+    return (
+        body,
+        200,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": (
+                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+            ),
+        },
+    )

@@ -15,7 +15,6 @@ from lms.extensions import db
 bp = Blueprint("main", __name__)
 
 
-
 @bp.route("/")
 @public
 def index() -> Any:

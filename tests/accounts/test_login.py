@@ -48,7 +48,9 @@ def test_wrong_password_and_unknown_email_give_the_same_answer(client, make_user
     assert failures[1].details["email"] == "nobody@example.org"
 
 
-def test_unverified_account_cannot_log_in_and_can_ask_for_a_new_link(client, make_user, mail) -> None:
+def test_unverified_account_cannot_log_in_and_can_ask_for_a_new_link(
+    client, make_user, mail
+) -> None:
     user = make_user(verified=False)
     response = log_in(client, user)
     assert response.status_code == 403
@@ -85,7 +87,9 @@ def test_next_parameter_only_follows_local_paths(client, make_user) -> None:
     response = client.post("/login?next=/account", data={"email": user.email, "password": PASSWORD})
     assert response.headers["Location"].endswith("/account")
     client.post("/logout")
-    response = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD}
+    )
     assert response.headers["Location"].endswith("/dashboard")
 
 

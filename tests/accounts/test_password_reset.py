@@ -41,8 +41,12 @@ def test_reset_end_to_end_and_link_is_single_use(client, make_user, mail) -> Non
 
 def test_unknown_email_gets_the_same_page_and_no_mail(client, make_user, mail) -> None:
     make_user(email="known@example.org")
-    known = client.post("/password/forgot", data={"email": "known@example.org"}).get_data(as_text=True)
-    unknown = client.post("/password/forgot", data={"email": "unknown@example.org"}).get_data(as_text=True)
+    known = client.post("/password/forgot", data={"email": "known@example.org"}).get_data(
+        as_text=True
+    )
+    unknown = client.post("/password/forgot", data={"email": "unknown@example.org"}).get_data(
+        as_text=True
+    )
     assert known.replace("known@example.org", "X") == unknown.replace("unknown@example.org", "X")
     assert [m.to for m in mail] == ["known@example.org"]
 
@@ -114,7 +118,11 @@ def test_profile_updates_name_and_time_zone(client, make_user, login) -> None:
     login(user)
     response = client.post(
         "/account",
-        data={"profile-full_name": "Robin Q. Hale", "profile-timezone": "America/Los_Angeles", "profile-submit": "1"},
+        data={
+            "profile-full_name": "Robin Q. Hale",
+            "profile-timezone": "America/Los_Angeles",
+            "profile-submit": "1",
+        },
     )
     assert response.status_code == 302
     fresh = db.session.get(User, user.id)

@@ -86,7 +86,9 @@ def test_bad_input_is_explained_and_nothing_is_saved(client, mail, changes, mess
 
 def test_a_128_character_password_is_accepted(client, mail) -> None:
     long_password = ("long passphrases are welcome here " * 5)[:128]
-    response = client.post("/register", data={**FORM, "password": long_password, "confirm": long_password})
+    response = client.post(
+        "/register", data={**FORM, "password": long_password, "confirm": long_password}
+    )
     assert response.status_code == 302
 
 
@@ -102,7 +104,9 @@ def test_verification_link_verifies_once(client, mail) -> None:
     again = client.get(path)
     assert again.status_code == 400
     assert "already confirmed" in again.get_data(as_text=True)
-    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_id == str(user_id))).all()
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_id == str(user_id))
+    ).all()
     assert "account.email_verified" in actions
 
 

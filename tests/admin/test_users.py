@@ -37,12 +37,16 @@ def test_user_directory_is_searchable_and_paginated(app, client, admin, login, m
     assert "Searchable Person 07" in by_email and "Searchable Person 08" not in by_email
 
 
-def test_deactivate_and_reactivate_are_audited_and_end_sessions(app, client, admin, login, make_user) -> None:
+def test_deactivate_and_reactivate_are_audited_and_end_sessions(
+    app, client, admin, login, make_user
+) -> None:
     user = make_user()
     victim = app.test_client()
     log_in(victim, user)
     login(admin)
-    response = client.post(f"/admin/users/{user.id}/active", data={"active": "0", "reason": "left the network"})
+    response = client.post(
+        f"/admin/users/{user.id}/active", data={"active": "0", "reason": "left the network"}
+    )
     assert response.status_code == 302
     assert db.session.get(User, user.id).is_active is False
     assert victim.get("/dashboard").status_code == 302
@@ -97,7 +101,9 @@ def _invite_link(message) -> str:
 
 def test_invitation_creates_a_staff_account_once(app, client, admin, login, mail) -> None:
     login(admin)
-    response = client.post("/admin/invitations", data={"email": "Nurse@Example.org", "role": "clinician"})
+    response = client.post(
+        "/admin/invitations", data={"email": "Nurse@Example.org", "role": "clinician"}
+    )
     assert response.status_code == 302
     assert mail[-1].to == "nurse@example.org"
     path = _invite_link(mail[-1])
@@ -123,7 +129,9 @@ def test_invitation_creates_a_staff_account_once(app, client, admin, login, mail
 
 def test_invitation_for_therapist_role_is_refused(client, admin, login, mail) -> None:
     login(admin)
-    response = client.post("/admin/invitations", data={"email": "x@example.org", "role": "therapist"})
+    response = client.post(
+        "/admin/invitations", data={"email": "x@example.org", "role": "therapist"}
+    )
     assert response.status_code == 422
     assert mail == []
 
@@ -156,7 +164,9 @@ def test_audit_log_filters_and_paginates(client, admin, login, make_user) -> Non
     assert "auth.login<" not in page  # the successful admin log-in is filtered out
     by_actor = client.get(f"/admin/audit?actor={admin.email}").get_data(as_text=True)
     assert "auth.login" in by_actor and "auth.login_failed" not in by_actor
-    by_object = client.get(f"/admin/audit?object_type=user&object_id={user.id}").get_data(as_text=True)
+    by_object = client.get(f"/admin/audit?object_type=user&object_id={user.id}").get_data(
+        as_text=True
+    )
     assert by_object.count("auth.login_failed") == 3
     bad_date = client.get("/admin/audit?date_from=not-a-date")
     assert bad_date.status_code == 200  # a bad filter is reported, not a crash
@@ -178,6 +188,5 @@ def test_audit_rows_cannot_be_changed(db_session, make_user) -> None:
         db.session.flush()
     db.session.rollback()
     # and below the ORM, the database refuses too
-    with pytest.raises(DatabaseError):
-        with db.session.begin_nested():
-            db.session.execute(AuditEvent.__table__.delete())
+    with pytest.raises(DatabaseError), db.session.begin_nested():
+        db.session.execute(AuditEvent.__table__.delete())
