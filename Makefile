@@ -34,6 +34,7 @@ migrate: install
 	$(FLASK) db upgrade
 
 seed: migrate
+	$(FLASK) courses sync
 	$(FLASK) seed-demo
 
 # Web server and worker together; Ctrl-C stops both.

@@ -61,22 +61,27 @@ def import_models() -> None:
     """Import every models module so the metadata (and Alembic) sees all tables."""
     from lms import audit  # noqa: F401
     from lms.accounts import models  # noqa: F401
+    from lms.training import models as training_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.main.views import bp as main_bp
+    from lms.training.views import bp as training_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(training_bp)
 
 
 def register_cli(app: Flask) -> None:
     from lms import cli
+    from lms.training import cli as training_cli
 
     cli.register(app)
+    training_cli.register(app)
 
 
 def init_web(app: Flask) -> None:

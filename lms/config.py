@@ -29,6 +29,9 @@ class Config:
     SECRET_KEY = DEFAULT_SECRET_KEY
     INSTANCE_PATH = str(PROJECT_ROOT / "instance")
     DATABASE_URL: str | None = None  # default: SQLite file under the instance folder
+    COURSES_PATH = str(PROJECT_ROOT / "courses")
+    # Payments are off unless a Stripe secret key is set (the payments feature).
+    STRIPE_SECRET_KEY: str | None = None
     SQLALCHEMY_ECHO = False
     REDIS_URL: str | None = None
 
@@ -144,6 +147,8 @@ _ENV_KEYS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": int,
     "ALLOW_SQLITE_IN_PRODUCTION": "bool",
     "PROXY_FIX_HOPS": int,
+    "COURSES_PATH": str,
+    "STRIPE_SECRET_KEY": str,
 }
 
 

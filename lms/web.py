@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from lms.accounts.forms import LogoutForm
 from lms.timezones import localdate, localtime
+from lms.training.text import gift_text
 
 ERROR_TITLES = {
     400: "Bad request",
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["gift_text"] = gift_text
     app.jinja_env.globals["logout_form"] = LogoutForm
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
 

@@ -22,6 +22,8 @@ PUBLIC_ENDPOINTS = {
     "accounts.forgot_password",
     "accounts.reset_password",
     "accounts.accept_invitation",
+    "training.verify",
+    "training.verify_code",
 }
 
 

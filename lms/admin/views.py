@@ -295,3 +295,50 @@ def mail_message_html(name: str) -> Any:
             ),
         },
     )
+
+
+# --- certificates ----------------------------------------------------------------------
+
+
+@bp.route("/certificates")
+@admin_required
+def certificates() -> Any:
+    from lms.training.models import Certificate
+
+    query = (request.args.get("q") or "").strip()
+    stmt = select(Certificate)
+    if query:
+        needle = f"%{query.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Certificate.holder_name).like(needle), func.lower(Certificate.code).like(needle))
+        )
+    stmt = stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
+    from lms.training.forms import RevokeForm
+
+    return render_template(
+        "admin/certificates.html", page=page, q=query, now=utcnow(), revoke_form=RevokeForm()
+    )
+
+
+@bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])
+@admin_required
+def revoke_certificate(certificate_id: int) -> Any:
+    from lms.training import certificates as certs
+    from lms.training.forms import RevokeForm
+    from lms.training.models import Certificate
+
+    certificate = get_or_404(Certificate, certificate_id, allowed=lambda _c: True)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        flash("Give a reason for revoking the certificate; nothing changed.", "error")
+        return redirect(url_for("admin.certificates", q=certificate.code))
+    try:
+        certs.revoke(certificate, current_user_obj(), form.reason.data)
+    except ValueError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"Certificate {certificate.code} is revoked.", "success")
+    return redirect(url_for("admin.certificates", q=certificate.code))

@@ -1,0 +1,1 @@
+"""Training: courses as data, modules, quizzes in GIFT, progress, evaluation, certificates."""

@@ -1,0 +1,273 @@
+"""Quiz attempts: start (draw, shuffle, freeze), save answers as the learner goes, score.
+
+Every rule is enforced here, on the server: module order, attempt limit, cooldown,
+time limit (at expiry the attempt is scored with what was saved), and tampered
+or repeated submissions (which change nothing).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from lms import audit
+from lms.db import utcnow
+from lms.extensions import db
+from lms.training import services
+from lms.training.gift import Question, ResponseError, grade
+from lms.training.models import AttemptAnswer, AttemptStatus, Enrollment, ModuleVersion, QuizAttempt
+from lms.training.services import ModuleState, TrainingError
+
+AUTO_SCORED_EXCLUDED = ("essay", "description")
+SHUFFLABLE = ("multichoice", "multiresponse")
+
+
+@dataclass
+class FrozenQuestion:
+    position: int
+    question: Question
+    order: list[int]  # answer indices in the order shown
+    options: list[str]  # matching: the right-hand choices in the order shown
+
+
+def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
+    return [
+        FrozenQuestion(i, Question.from_dict(entry["question"]), entry.get("order", []), entry.get("options", []))
+        for i, entry in enumerate(attempt.questions)
+    ]
+
+
+def _finished_attempts(user_id: int, module: ModuleVersion) -> list[QuizAttempt]:
+    return list(
+        db.session.scalars(
+            select(QuizAttempt)
+            .where(
+                QuizAttempt.user_id == user_id,
+                QuizAttempt.module_version_id == module.id,
+                QuizAttempt.status != AttemptStatus.IN_PROGRESS,
+            )
+            .order_by(QuizAttempt.number)
+        )
+    )
+
+
+def open_attempt(user_id: int, module: ModuleVersion) -> QuizAttempt | None:
+    attempt = db.session.scalar(
+        select(QuizAttempt).where(
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.module_version_id == module.id,
+            QuizAttempt.status == AttemptStatus.IN_PROGRESS,
+        )
+    )
+    if attempt is not None and expire_if_due(attempt):
+        return None
+    return attempt
+
+
+@dataclass
+class Eligibility:
+    can_start: bool
+    reason: str | None = None
+    retry_at: datetime | None = None
+    attempts_used: int = 0
+    attempts_allowed: int = 0
+
+
+def eligibility(enrollment: Enrollment, state: ModuleState, now: datetime | None = None) -> Eligibility:
+    """Whether a new attempt may start now, and if not, why (shown to the learner)."""
+    now = now or utcnow()
+    settings = state.module.quiz_settings or {}
+    finished = _finished_attempts(enrollment.user_id, state.module)
+    allowed = int(settings.get("max_attempts", 0))
+    base = {"attempts_used": len(finished), "attempts_allowed": allowed}
+    if not enrollment.is_open:
+        return Eligibility(False, "Enrol in the course first.", **base)
+    if not state.unlocked:
+        return Eligibility(False, "Finish the earlier modules first.", **base)
+    if not state.lesson_done:
+        return Eligibility(False, "Read the lesson and mark it complete before the quiz.", **base)
+    if state.quiz_passed:
+        return Eligibility(False, "You have passed this quiz.", **base)
+    if allowed and len(finished) >= allowed:
+        return Eligibility(
+            False,
+            f"You have used all {allowed} attempts for this quiz. Contact the operations team "
+            "if you need another.",
+            **base,
+        )
+    cooldown = int(settings.get("cooldown_minutes", 0))
+    if cooldown and finished:
+        last = finished[-1].submitted_at or finished[-1].started_at
+        retry_at = last + timedelta(minutes=cooldown)
+        if retry_at > now:
+            return Eligibility(False, "You can try again after a short break.", retry_at=retry_at, **base)
+    return Eligibility(True, **base)
+
+
+def start_attempt(enrollment: Enrollment, state: ModuleState, rng: random.Random | None = None) -> QuizAttempt:
+    """Resume the open attempt, or start a new one with its questions drawn and frozen."""
+    if not state.module.has_quiz:
+        raise TrainingError("This module has no quiz.")
+    existing = open_attempt(enrollment.user_id, state.module)
+    if existing is not None:
+        return existing
+    check = eligibility(enrollment, state)
+    if not check.can_start:
+        raise TrainingError(check.reason or "You cannot start this quiz now.")
+    rng = rng or random.SystemRandom()
+    settings = state.module.quiz_settings or {}
+    entries = list(state.module.questions)
+    if settings.get("shuffle_questions", True):
+        rng.shuffle(entries)
+    drawn = int(settings.get("questions_per_attempt", 0))
+    if drawn:
+        entries = entries[:drawn]
+    frozen = []
+    for data in entries:
+        question = Question.from_dict(data)
+        order = list(range(len(question.answers)))
+        if question.kind in SHUFFLABLE and settings.get("shuffle_answers", True):
+            rng.shuffle(order)
+        options: list[str] = []
+        if question.kind == "matching":
+            options = sorted({pair.right for pair in question.pairs})
+            rng.shuffle(options)
+        frozen.append({"question": data, "order": order, "options": options})
+    number = (
+        db.session.scalar(
+            select(func.max(QuizAttempt.number)).where(
+                QuizAttempt.user_id == enrollment.user_id, QuizAttempt.module_version_id == state.module.id
+            )
+        )
+        or 0
+    ) + 1
+    now = utcnow()
+    limit = int(settings.get("time_limit_minutes", 0))
+    attempt = QuizAttempt(
+        user_id=enrollment.user_id,
+        enrollment_id=enrollment.id,
+        module_version_id=state.module.id,
+        number=number,
+        status=AttemptStatus.IN_PROGRESS,
+        questions=frozen,
+        pass_mark=int(settings.get("pass_mark", 80)),
+        review=str(settings.get("review", "feedback")),
+        started_at=now,
+        deadline_at=now + timedelta(minutes=limit) if limit else None,
+    )
+    db.session.add(attempt)
+    services.touch_module(enrollment, state.module)
+    db.session.flush()
+    audit.record("quiz.attempt_started", attempt, module=state.module.slug, number=number)
+    return attempt
+
+
+def _answer_row(attempt: QuizAttempt, position: int) -> AttemptAnswer | None:
+    return next((a for a in attempt.answers if a.position == position), None)
+
+
+def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAnswer:
+    """Validate and store one response; raises TrainingError with a clear message."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise TrainingError("This attempt is already finished; your answers can no longer change.")
+    if expire_if_due(attempt):
+        raise TrainingError("Time is up: the attempt was scored with the answers saved before the limit.")
+    if not 0 <= position < len(attempt.questions):
+        raise TrainingError("That question is not part of this attempt.")
+    question = Question.from_dict(attempt.questions[position]["question"])
+    if question.kind == "description":
+        raise TrainingError("That item takes no answer.")
+    try:
+        grade(question, response)  # validates shape and choices
+    except ResponseError as exc:
+        raise TrainingError(f"That answer is not valid: {exc}") from exc
+    row = _answer_row(attempt, position)
+    if row is None:
+        row = AttemptAnswer(attempt_id=attempt.id, position=position, question_key=question.key())
+        attempt.answers.append(row)
+    row.response = response
+    row.saved_at = utcnow()
+    db.session.flush()
+    return row
+
+
+def expire_if_due(attempt: QuizAttempt, now: datetime | None = None) -> bool:
+    """Score an attempt whose time limit has passed. True if it was (or is now) timed out."""
+    if attempt.status == AttemptStatus.TIMED_OUT:
+        return True
+    if attempt.status != AttemptStatus.IN_PROGRESS or attempt.deadline_at is None:
+        return False
+    if (now or utcnow()) < attempt.deadline_at:
+        return False
+    _score(attempt, AttemptStatus.TIMED_OUT)
+    return True
+
+
+def submit(attempt: QuizAttempt) -> QuizAttempt:
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise TrainingError("This attempt was already submitted.")
+    if expire_if_due(attempt):
+        return attempt
+    _score(attempt, AttemptStatus.SUBMITTED)
+    return attempt
+
+
+def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
+    total = 0.0
+    counted = 0
+    for frozen in frozen_questions(attempt):
+        row = _answer_row(attempt, frozen.position)
+        if frozen.question.kind in AUTO_SCORED_EXCLUDED:
+            if row is not None:
+                row.fraction = None
+            continue
+        counted += 1
+        fraction = 0.0
+        if row is not None:
+            try:
+                fraction = grade(frozen.question, row.response).fraction or 0.0
+            except ResponseError:
+                fraction = 0.0
+            row.fraction = fraction
+        total += fraction
+    attempt.score = total / counted if counted else 0.0
+    attempt.passed = attempt.score * 100 >= attempt.pass_mark - 1e-9
+    attempt.status = status
+    attempt.submitted_at = utcnow() if status == AttemptStatus.SUBMITTED else attempt.deadline_at
+    db.session.flush()
+    enrollment = db.session.get(Enrollment, attempt.enrollment_id)
+    module = db.session.get(ModuleVersion, attempt.module_version_id)
+    audit.record(
+        "quiz.attempt_scored", attempt, module=module.slug if module else None, number=attempt.number,
+        score=round(attempt.score * 100, 1), passed=attempt.passed, timed_out=status == AttemptStatus.TIMED_OUT,
+    )
+    if enrollment is not None and module is not None:
+        services.record_quiz_result(enrollment, module, attempt.score, bool(attempt.passed))
+
+
+@dataclass
+class ReviewItem:
+    frozen: FrozenQuestion
+    response: Any
+    fraction: float | None
+    feedback: list[str]
+
+
+def review_items(attempt: QuizAttempt) -> list[ReviewItem]:
+    items = []
+    for frozen in frozen_questions(attempt):
+        row = _answer_row(attempt, frozen.position)
+        response = row.response if row else None
+        feedback: list[str] = []
+        if row is not None and frozen.question.kind not in AUTO_SCORED_EXCLUDED:
+            try:
+                feedback = list(grade(frozen.question, response).feedback)
+            except ResponseError:
+                feedback = []
+        items.append(ReviewItem(frozen, response, row.fraction if row else (
+            None if frozen.question.kind in AUTO_SCORED_EXCLUDED else 0.0), feedback))
+    return items

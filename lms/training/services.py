@@ -1,0 +1,293 @@
+"""Learner rules: enrolment, module order and progress, the course evaluation, completion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from lms import audit
+from lms.accounts.models import User
+from lms.db import utcnow
+from lms.extensions import db
+from lms.training.models import (
+    Certificate,
+    Course,
+    CourseVersion,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    EvaluationResponse,
+    ModuleProgress,
+    ModuleVersion,
+)
+
+LIKERT = [
+    ("1", "Strongly disagree"),
+    ("2", "Disagree"),
+    ("3", "Neither agree nor disagree"),
+    ("4", "Agree"),
+    ("5", "Strongly agree"),
+]
+
+
+class TrainingError(Exception):
+    """A rule refused the action; ``message`` is safe to show to the learner."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def payments_configured() -> bool:
+    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
+
+
+def listed_courses() -> list[Course]:
+    return list(
+        db.session.scalars(
+            select(Course).where(Course.is_listed, Course.current_version_id.is_not(None)).order_by(Course.title)
+        )
+    )
+
+
+def get_enrollment(user: User, course: Course) -> Enrollment | None:
+    return db.session.scalar(
+        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
+    )
+
+
+def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enrollment:
+    """Enrol ``user``: free courses, comped enrolments and servers without payments open at once."""
+    if course.current_version_id is None:
+        raise TrainingError("This course is not available yet.")
+    enrollment = get_enrollment(user, course)
+    if enrollment is not None and enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED):
+        raise TrainingError("You are already enrolled in this course.")
+    if comped_by is not None:
+        source = EnrollmentSource.COMPED
+    elif course.is_free:
+        source = EnrollmentSource.FREE
+    elif not payments_configured():
+        source = EnrollmentSource.NO_PAYMENT_CONFIGURED
+    else:
+        raise TrainingError("Online payment for this course is not available yet. Contact the operations team.")
+    now = utcnow()
+    if enrollment is None:
+        enrollment = Enrollment(user_id=user.id, course_id=course.id)
+        db.session.add(enrollment)
+    enrollment.course_version_id = course.current_version_id
+    enrollment.status = EnrollmentStatus.ACTIVE
+    enrollment.source = source
+    enrollment.enrolled_at = now
+    enrollment.activated_at = now
+    db.session.flush()
+    audit.record(
+        "enrollment.created", enrollment, actor=comped_by or user,
+        course=course.slug, source=source.value, user_id=user.id,
+    )
+    return enrollment
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+@dataclass
+class ModuleState:
+    module: ModuleVersion
+    position: int
+    progress: ModuleProgress | None
+    unlocked: bool
+
+    @property
+    def lesson_done(self) -> bool:
+        return bool(self.progress and self.progress.lesson_completed_at)
+
+    @property
+    def quiz_passed(self) -> bool:
+        return bool(self.progress and self.progress.quiz_passed_at)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.progress and self.progress.completed_at)
+
+
+@dataclass
+class CourseProgress:
+    enrollment: Enrollment
+    modules: list[ModuleState]
+    evaluation_required: bool
+    evaluation_done: bool
+    certificate: Certificate | None
+
+    @property
+    def completed_modules(self) -> int:
+        return sum(1 for m in self.modules if m.complete)
+
+    @property
+    def percent(self) -> int:
+        steps = len(self.modules) + (1 if self.evaluation_required else 0)
+        done = self.completed_modules + (1 if self.evaluation_required and self.evaluation_done else 0)
+        return round(100 * done / steps) if steps else 0
+
+    @property
+    def all_modules_complete(self) -> bool:
+        return all(m.complete for m in self.modules)
+
+    @property
+    def next_module(self) -> ModuleState | None:
+        """Where to resume: the module last worked on if unfinished, else the first unfinished."""
+        last = self.enrollment.last_module_version_id
+        for state in self.modules:
+            if state.module.id == last and not state.complete and state.unlocked:
+                return state
+        return next((m for m in self.modules if not m.complete), None)
+
+
+def course_progress(enrollment: Enrollment) -> CourseProgress:
+    # By id, not the relationship: a sync in this session may have just moved the learner.
+    version = db.session.get(CourseVersion, enrollment.course_version_id)
+    assert version is not None
+    modules = version.modules
+    rows = {
+        p.module_version_id: p
+        for p in db.session.scalars(
+            select(ModuleProgress).where(
+                ModuleProgress.user_id == enrollment.user_id,
+                ModuleProgress.module_version_id.in_([m.id for m in modules]),
+            )
+        )
+    }
+    states = []
+    unlocked = True
+    for position, module in enumerate(modules):
+        progress = rows.get(module.id)
+        states.append(ModuleState(module, position, progress, unlocked))
+        unlocked = unlocked and bool(progress and progress.completed_at)
+    evaluation_items = (version.evaluation or {}).get("items", [])
+    evaluation_done = db.session.scalar(
+        select(EvaluationResponse.id).where(EvaluationResponse.enrollment_id == enrollment.id)
+    ) is not None
+    certificate = db.session.scalar(
+        select(Certificate)
+        .where(Certificate.enrollment_id == enrollment.id)
+        .order_by(Certificate.issued_at.desc())
+    )
+    return CourseProgress(enrollment, states, bool(evaluation_items), evaluation_done, certificate)
+
+
+def module_state(enrollment: Enrollment, slug: str) -> ModuleState:
+    for state in course_progress(enrollment).modules:
+        if state.module.slug == slug:
+            return state
+    raise LookupError(slug)
+
+
+def require_open(enrollment: Enrollment | None) -> Enrollment:
+    if enrollment is None or not enrollment.is_open:
+        raise TrainingError("Enrol in the course first.")
+    return enrollment
+
+
+def _progress_row(user_id: int, module: ModuleVersion) -> ModuleProgress:
+    row = db.session.scalar(
+        select(ModuleProgress).where(
+            ModuleProgress.user_id == user_id, ModuleProgress.module_version_id == module.id
+        )
+    )
+    if row is None:
+        row = ModuleProgress(user_id=user_id, module_version_id=module.id)
+        db.session.add(row)
+    return row
+
+
+def touch_module(enrollment: Enrollment, module: ModuleVersion) -> None:
+    """Remember where the learner is, so the course page can resume there."""
+    enrollment.last_module_version_id = module.id
+
+
+def complete_lesson(enrollment: Enrollment, state: ModuleState) -> ModuleProgress:
+    require_open(enrollment)
+    if not state.unlocked:
+        raise TrainingError("Finish the earlier modules first.")
+    row = _progress_row(enrollment.user_id, state.module)
+    if row.lesson_completed_at is None:
+        row.lesson_completed_at = utcnow()
+    _update_completion(row, state.module)
+    touch_module(enrollment, state.module)
+    db.session.flush()
+    maybe_complete_course(enrollment)
+    return row
+
+
+def record_quiz_result(enrollment: Enrollment, module: ModuleVersion, score: float, passed: bool) -> None:
+    row = _progress_row(enrollment.user_id, module)
+    row.best_score = max(row.best_score or 0.0, score)
+    if passed and row.quiz_passed_at is None:
+        row.quiz_passed_at = utcnow()
+    _update_completion(row, module)
+    db.session.flush()
+    maybe_complete_course(enrollment)
+
+
+def _update_completion(row: ModuleProgress, module: ModuleVersion) -> None:
+    done = row.lesson_completed_at is not None and (not module.has_quiz or row.quiz_passed_at is not None)
+    if done and row.completed_at is None:
+        row.completed_at = utcnow()
+
+
+# --- evaluation and completion ----------------------------------------------------------
+
+
+def evaluation_items(enrollment: Enrollment) -> list[dict[str, Any]]:
+    version = db.session.get(CourseVersion, enrollment.course_version_id)
+    return list(((version.evaluation if version else None) or {}).get("items", []))
+
+
+def submit_evaluation(enrollment: Enrollment, answers: dict[str, str]) -> EvaluationResponse:
+    """Store the evaluation; ``answers`` maps item id to the Likert value or the text."""
+    require_open(enrollment)
+    progress = course_progress(enrollment)
+    if not progress.all_modules_complete:
+        raise TrainingError("Complete every module before the course evaluation.")
+    if progress.evaluation_done:
+        raise TrainingError("You have already submitted the evaluation for this course.")
+    clean: dict[str, str] = {}
+    missing = []
+    for item in evaluation_items(enrollment):
+        value = (answers.get(item["id"]) or "").strip()
+        if item["kind"] == "likert" and value and value not in dict(LIKERT):
+            raise TrainingError("Choose one of the offered answers.")
+        if item.get("required") and not value:
+            missing.append(item["prompt"])
+        if value:
+            clean[item["id"]] = value[:5000]
+    if missing:
+        raise TrainingError("Answer every required question: " + "; ".join(missing))
+    response = EvaluationResponse(
+        enrollment_id=enrollment.id, course_version_id=enrollment.course_version_id, answers=clean
+    )
+    db.session.add(response)
+    db.session.flush()
+    audit.record("evaluation.submitted", enrollment, course=enrollment.course.slug)
+    maybe_complete_course(enrollment)
+    return response
+
+
+def maybe_complete_course(enrollment: Enrollment) -> Certificate | None:
+    """Complete the enrolment and issue the certificate once everything is done."""
+    from lms.training.certificates import issue_certificate
+
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        return None
+    progress = course_progress(enrollment)
+    if not progress.all_modules_complete:
+        return None
+    if progress.evaluation_required and not progress.evaluation_done:
+        return None
+    enrollment.status = EnrollmentStatus.COMPLETED
+    enrollment.completed_at = utcnow()
+    audit.record("enrollment.completed", enrollment, course=enrollment.course.slug)
+    return issue_certificate(enrollment)

@@ -1,0 +1,380 @@
+"""Learner pages: catalogue, course, lesson, quiz, evaluation, certificates, public verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from sqlalchemy import select
+
+from lms.auth import current_user_obj, get_or_404, public
+from lms.db import utcnow
+from lms.extensions import db
+from lms.mail import external_url
+from lms.training import certificates as certs
+from lms.training import quiz, services
+from lms.training.forms import ConfirmForm, VerifyForm, response_from_form
+from lms.training.models import AttemptStatus, Certificate, Course, Enrollment, QuizAttempt
+from lms.training.services import LIKERT, TrainingError
+from lms.training.sync import ASSET_PREFIX, courses_root
+
+bp = Blueprint("training", __name__)
+
+
+def _course_or_404(slug: str) -> Course:
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None or course.current_version_id is None:
+        abort(404)
+    return course
+
+
+def _enrollment_or_redirect(course: Course) -> Enrollment | None:
+    enrollment = services.get_enrollment(current_user_obj(), course)
+    if enrollment is None or not enrollment.is_open:
+        return None
+    return enrollment
+
+
+@bp.route("/courses")
+def catalogue() -> Any:
+    user = current_user_obj()
+    courses = services.listed_courses()
+    enrollments = {
+        e.course_id: e
+        for e in db.session.scalars(select(Enrollment).where(Enrollment.user_id == user.id))
+    }
+    return render_template(
+        "training/catalogue.html", courses=courses, enrollments=enrollments,
+        payments=services.payments_configured(),
+    )
+
+
+@bp.route("/courses/<slug>")
+def course(slug: str) -> Any:
+    course = _course_or_404(slug)
+    enrollment = services.get_enrollment(current_user_obj(), course)
+    progress = services.course_progress(enrollment) if enrollment and enrollment.is_open else None
+    modules = progress.modules if progress else None
+    version = course.current_version
+    return render_template(
+        "training/course.html", course=course, enrollment=enrollment, progress=progress,
+        modules=modules, syllabus=version.modules if version else [], form=ConfirmForm(),
+        payments=services.payments_configured(),
+    )
+
+
+@bp.route("/courses/<slug>/enroll", methods=["POST"])
+def enroll(slug: str) -> Any:
+    course = _course_or_404(slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.enroll(current_user_obj(), course)
+    except TrainingError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("training.course", slug=slug))
+    db.session.commit()
+    flash(f"You are enrolled in {course.title}.", "success")
+    return redirect(url_for("training.course", slug=slug))
+
+
+@bp.route("/courses/<slug>/modules/<module_slug>")
+def lesson(slug: str, module_slug: str) -> Any:
+    course = _course_or_404(slug)
+    enrollment = _enrollment_or_redirect(course)
+    if enrollment is None:
+        flash("Enrol in the course to open its modules.", "info")
+        return redirect(url_for("training.course", slug=slug))
+    progress = services.course_progress(enrollment)
+    state = next((m for m in progress.modules if m.module.slug == module_slug), None)
+    if state is None:
+        abort(404)
+    if not state.unlocked:
+        flash("Finish the earlier modules first; modules open in order.", "info")
+        return redirect(url_for("training.course", slug=slug))
+    services.touch_module(enrollment, state.module)
+    db.session.commit()
+    attempt = quiz.open_attempt(enrollment.user_id, state.module) if state.module.has_quiz else None
+    eligibility = quiz.eligibility(enrollment, state) if state.module.has_quiz else None
+    db.session.commit()  # an attempt past its time limit may just have been scored
+    attempts = quiz._finished_attempts(enrollment.user_id, state.module) if state.module.has_quiz else []
+    following = progress.modules[state.position + 1] if state.position + 1 < len(progress.modules) else None
+    return render_template(
+        "training/lesson.html", course=course, state=state, progress=progress, attempt=attempt,
+        eligibility=eligibility, attempts=attempts, following=following, form=ConfirmForm(),
+    )
+
+
+@bp.route("/courses/<slug>/modules/<module_slug>/complete", methods=["POST"])
+def complete_lesson(slug: str, module_slug: str) -> Any:
+    course = _course_or_404(slug)
+    enrollment = _enrollment_or_redirect(course)
+    if enrollment is None or not ConfirmForm().validate_on_submit():
+        abort(404 if enrollment is None else 400)
+    try:
+        state = services.module_state(enrollment, module_slug)
+        services.complete_lesson(enrollment, state)
+    except LookupError:
+        abort(404)
+    except TrainingError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("training.course", slug=slug))
+    db.session.commit()
+    state = services.module_state(enrollment, module_slug)
+    if state.module.has_quiz and not state.quiz_passed:
+        flash("Lesson marked complete. The quiz is open.", "success")
+        return redirect(url_for("training.lesson", slug=slug, module_slug=module_slug) + "#quiz")
+    return _after_module(course, enrollment)
+
+
+def _after_module(course: Course, enrollment: Enrollment) -> Any:
+    progress = services.course_progress(enrollment)
+    if progress.certificate is not None:
+        flash("Course complete. Your certificate is ready.", "success")
+        return redirect(url_for("training.certificates"))
+    if progress.all_modules_complete and progress.evaluation_required and not progress.evaluation_done:
+        flash("Every module is complete. One last step: the course evaluation.", "success")
+        return redirect(url_for("training.evaluation", slug=course.slug))
+    upcoming = progress.next_module
+    flash("Module complete.", "success")
+    if upcoming is not None:
+        return redirect(url_for("training.lesson", slug=course.slug, module_slug=upcoming.module.slug))
+    return redirect(url_for("training.course", slug=course.slug))
+
+
+# --- quiz attempts ------------------------------------------------------------------------
+
+
+def _attempt_or_404(attempt_id: int) -> QuizAttempt:
+    user = current_user_obj()
+    return get_or_404(QuizAttempt, attempt_id, allowed=lambda a: a.user_id == user.id)
+
+
+def _attempt_context(attempt: QuizAttempt) -> tuple[Enrollment, Any]:
+    enrollment = db.session.get(Enrollment, attempt.enrollment_id)
+    if enrollment is None:
+        abort(404)
+    return enrollment, enrollment.course
+
+
+@bp.route("/courses/<slug>/modules/<module_slug>/quiz", methods=["POST"])
+def start_quiz(slug: str, module_slug: str) -> Any:
+    course = _course_or_404(slug)
+    enrollment = _enrollment_or_redirect(course)
+    if enrollment is None or not ConfirmForm().validate_on_submit():
+        abort(404 if enrollment is None else 400)
+    try:
+        state = services.module_state(enrollment, module_slug)
+        attempt = quiz.start_attempt(enrollment, state)
+    except LookupError:
+        abort(404)
+    except TrainingError as error:
+        db.session.commit()  # keeps an attempt scored on time-out, if any
+        flash(error.message, "error")
+        return redirect(url_for("training.lesson", slug=slug, module_slug=module_slug) + "#quiz")
+    db.session.commit()
+    return redirect(url_for("training.attempt", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>")
+def attempt(attempt_id: int) -> Any:
+    attempt = _attempt_or_404(attempt_id)
+    quiz.expire_if_due(attempt)
+    db.session.commit()
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return redirect(url_for("training.attempt_result", attempt_id=attempt.id))
+    enrollment, course = _attempt_context(attempt)
+    saved = {a.position: a.response for a in attempt.answers}
+    return render_template(
+        "training/attempt.html", attempt=attempt, course=course, questions=quiz.frozen_questions(attempt),
+        saved=saved, form=ConfirmForm(), now=utcnow(),
+    )
+
+
+@bp.route("/attempts/<int:attempt_id>/answers/<int:position>", methods=["POST"])
+def save_answer(attempt_id: int, position: int) -> Any:
+    """Autosave of one answer (htmx or fetch); errors come back as 4xx with a message."""
+    attempt = _attempt_or_404(attempt_id)
+    if not 0 <= position < len(attempt.questions):
+        return _save_error("That question is not part of this attempt.", 400)
+    question = quiz.frozen_questions(attempt)[position].question
+    answered, response = response_from_form(question, position, request.form)
+    if not answered:
+        return _save_error("Choose or type an answer first.", 400)
+    try:
+        quiz.save_answer(attempt, position, response)
+    except TrainingError as error:
+        db.session.commit()  # a time-out scoring must be kept
+        return _save_error(error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("training/_saved.html", position=position, ok=True, message="Saved")
+    return {"status": "saved", "position": position}
+
+
+def _save_error(message: str, status: int) -> Any:
+    if request.headers.get("HX-Request"):
+        return render_template("training/_saved.html", ok=False, message=message), 200
+    return {"error": message}, status
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+def submit_attempt(attempt_id: int) -> Any:
+    attempt = _attempt_or_404(attempt_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        flash("This attempt was already submitted; nothing changed.", "error")
+        return redirect(url_for("training.attempt_result", attempt_id=attempt.id))
+    # Whatever the page still holds is saved first (a learner without JavaScript).
+    problems = []
+    for frozen in quiz.frozen_questions(attempt):
+        answered, response = response_from_form(frozen.question, frozen.position, request.form)
+        if answered:
+            try:
+                quiz.save_answer(attempt, frozen.position, response)
+            except TrainingError as error:
+                problems.append(f"Question {frozen.position + 1}: {error.message}")
+                if attempt.status != AttemptStatus.IN_PROGRESS:
+                    break
+    if problems and attempt.status == AttemptStatus.IN_PROGRESS:
+        db.session.commit()  # keep the valid answers
+        for problem in problems:
+            flash(problem, "error")
+        return redirect(url_for("training.attempt", attempt_id=attempt.id))
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        quiz.submit(attempt)
+    db.session.commit()
+    return redirect(url_for("training.attempt_result", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/result")
+def attempt_result(attempt_id: int) -> Any:
+    attempt = _attempt_or_404(attempt_id)
+    quiz.expire_if_due(attempt)
+    db.session.commit()
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        return redirect(url_for("training.attempt", attempt_id=attempt.id))
+    enrollment, course = _attempt_context(attempt)
+    state = services.module_state(enrollment, _module_slug(attempt))
+    eligibility = quiz.eligibility(enrollment, state)
+    progress = services.course_progress(enrollment)
+    return render_template(
+        "training/result.html", attempt=attempt, course=course, state=state, eligibility=eligibility,
+        items=quiz.review_items(attempt), progress=progress, form=ConfirmForm(),
+    )
+
+
+def _module_slug(attempt: QuizAttempt) -> str:
+    from lms.training.models import ModuleVersion
+
+    module = db.session.get(ModuleVersion, attempt.module_version_id)
+    return module.slug if module else ""
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+@bp.route("/courses/<slug>/evaluation", methods=["GET", "POST"])
+def evaluation(slug: str) -> Any:
+    course = _course_or_404(slug)
+    enrollment = _enrollment_or_redirect(course)
+    if enrollment is None:
+        return redirect(url_for("training.course", slug=slug))
+    progress = services.course_progress(enrollment)
+    form = ConfirmForm()
+    error = None
+    answers = {}
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        answers = {key: request.form.get(key, "") for key in request.form if key != "csrf_token"}
+        try:
+            services.submit_evaluation(enrollment, answers)
+        except TrainingError as exc:
+            db.session.rollback()
+            error = exc.message
+            status = 422
+        else:
+            db.session.commit()
+            return _after_module(course, enrollment)
+    return render_template(
+        "training/evaluation.html", course=course, progress=progress,
+        evaluation=enrollment.course_version.evaluation or {}, likert=LIKERT, form=form,
+        error=error, answers=answers,
+    ), status
+
+
+# --- certificates ------------------------------------------------------------------------
+
+
+@bp.route("/certificates")
+def certificates() -> Any:
+    user = current_user_obj()
+    rows = db.session.scalars(
+        select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.issued_at.desc())
+    ).all()
+    return render_template("training/certificates.html", certificates=rows, now=utcnow())
+
+
+
+@bp.route("/certificates/<int:certificate_id>.pdf")
+def certificate_pdf(certificate_id: int) -> Any:
+    user = current_user_obj()
+    certificate = get_or_404(
+        Certificate, certificate_id, allowed=lambda c: c.user_id == user.id or user.role.value == "admin"
+    )
+    pdf = certs.render_pdf(certificate, external_url("training.verify_code", code=certificate.code))
+    filename = f"certificate-{certificate.code}.pdf"
+    return pdf, 200, {
+        "Content-Type": "application/pdf",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+
+
+@bp.route("/verify")
+@public
+def verify() -> Any:
+    form = VerifyForm(request.args)
+    if request.args and form.validate():
+        return redirect(url_for("training.verify_code", code=certs.normalise_code(form.code.data)))
+    return render_template("training/verify.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/verify/<code>")
+@public
+def verify_code(code: str) -> Any:
+    certificate = certs.find_by_code(code)
+    if certificate is None:
+        form = VerifyForm(code=code)
+        return render_template("training/verify.html", form=form, not_found=True), 404
+    return render_template(
+        "training/verify_result.html", certificate=certificate, status=certificate.status(utcnow())
+    )
+
+
+# --- lesson images ---------------------------------------------------------------------------
+
+
+@bp.route(f"{ASSET_PREFIX}/<slug>/<path:filename>")
+def asset(slug: str, filename: str) -> Any:
+    _course_or_404(slug)
+    folder = Path(courses_root()) / slug
+    if not filename.startswith("images/"):
+        abort(404)
+    response = send_from_directory(folder, filename, max_age=3600)
+    if filename.endswith(".svg"):
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+

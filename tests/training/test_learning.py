@@ -1,0 +1,198 @@
+"""The learner's path: enrol, modules in order, quiz rules, evaluation, certificate."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from lms.db import utcnow
+from lms.extensions import db
+from lms.training.models import (
+    AttemptStatus,
+    Certificate,
+    Enrollment,
+    EnrollmentStatus,
+    ModuleProgress,
+    QuizAttempt,
+)
+
+BASE = "/courses/mini-course"
+
+
+@pytest.fixture
+def learner(make_user, login, mini_course):
+    user = make_user(full_name="Lee Learner")
+    login(user)
+    return user
+
+
+def _enroll(client) -> None:
+    assert client.post(f"{BASE}/enroll").status_code == 302
+
+
+def _complete_lesson(client, module: str) -> None:
+    assert client.post(f"{BASE}/modules/{module}/complete").status_code == 302
+
+
+def _start(client, module: str = "01-basics") -> QuizAttempt:
+    response = client.post(f"{BASE}/modules/{module}/quiz")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return db.session.scalars(select(QuizAttempt).order_by(QuizAttempt.id.desc())).first()
+
+
+def _positions(attempt: QuizAttempt) -> dict[str, int]:
+    return {entry["question"]["title"]: i for i, entry in enumerate(attempt.questions)}
+
+
+def _answer_all(client, attempt: QuizAttempt, capital: int, sky: str) -> None:
+    pos = _positions(attempt)
+    assert client.post(f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": capital}).status_code == 200
+    assert client.post(f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": sky}).status_code == 200
+
+
+def test_catalogue_and_course_page(client, learner) -> None:
+    assert "Mini course" in client.get("/courses").get_data(as_text=True)
+    page = client.get(BASE).get_data(as_text=True)
+    assert "Enrol in this course" in page and "Basics" in page and "Practice" in page
+
+
+def test_enrolment_in_a_free_course_is_immediate(client, learner) -> None:
+    _enroll(client)
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == learner.id))
+    assert enrollment.status == EnrollmentStatus.ACTIVE and enrollment.source.value == "free"
+    assert client.post(f"{BASE}/enroll").status_code == 302  # twice: a message, no second row
+    assert db.session.scalar(select(func.count()).select_from(Enrollment)) == 1
+
+
+def test_paid_course_without_payments_configured_needs_no_payment(app, client, learner, courses_dir, sync_courses) -> None:
+    meta = courses_dir / "mini-course/course.toml"
+    meta.write_text(meta.read_text().replace("price_cents = 0", "price_cents = 49500"))
+    sync_courses()
+    page = client.get(BASE).get_data(as_text=True)
+    assert "Online payment is not configured" in page and "495.00 USD" in page
+    _enroll(client)
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == learner.id))
+    assert enrollment.source.value == "no_payment_configured"
+
+
+def test_modules_open_in_order(client, learner) -> None:
+    assert client.get(f"{BASE}/modules/01-basics").status_code == 302  # not enrolled yet
+    _enroll(client)
+    assert client.get(f"{BASE}/modules/01-basics").status_code == 200
+    locked = client.get(f"{BASE}/modules/02-practice")
+    assert locked.status_code == 302 and locked.headers["Location"].endswith(BASE)
+    assert client.post(f"{BASE}/modules/02-practice/complete").status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(ModuleProgress)) == 0
+
+
+def test_quiz_needs_the_lesson_first(client, learner) -> None:
+    _enroll(client)
+    client.post(f"{BASE}/modules/01-basics/quiz")
+    assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 0
+
+
+def test_pass_the_quiz_then_finish_and_get_the_certificate(client, learner, mail) -> None:
+    _enroll(client)
+    lesson = client.get(f"{BASE}/modules/01-basics").get_data(as_text=True)
+    assert "Call-out boxes are rendered" in lesson and "<script>alert" not in lesson
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert "What is the capital of France?" in page
+    paris = next(i for i, a in enumerate(attempt.questions[_positions(attempt)["Capital"]]["question"]["answers"]) if a["text"] == "Paris")
+    _answer_all(client, attempt, paris, "true")
+    # a reload shows what was saved
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert page.count("checked") == 2
+    assert client.post(f"/attempts/{attempt.id}/submit").status_code == 302
+    attempt = db.session.get(QuizAttempt, attempt.id)
+    assert attempt.status == AttemptStatus.SUBMITTED and attempt.score == 1.0 and attempt.passed
+    result = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "100.0%" in result and "Passed" in result
+    _complete_lesson(client, "02-practice")
+    # evaluation is required before the certificate
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
+    missing = client.post(f"{BASE}/evaluation", data={"improve": "more"})
+    assert missing.status_code == 422 and "Answer every required question" in missing.get_data(as_text=True)
+    done = client.post(f"{BASE}/evaluation", data={"objectives-met": "5", "improve": "nothing"})
+    assert done.status_code == 302
+    certificate = db.session.scalar(select(Certificate))
+    assert certificate.holder_name == "Lee Learner" and certificate.course_title == "Mini course"
+    assert (certificate.expires_at - certificate.issued_at).days in range(364, 367)
+    enrollment = db.session.scalar(select(Enrollment))
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+    assert mail[-1].subject == "Your certificate for Mini course"
+    pdf = client.get(f"/certificates/{certificate.id}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert "Download PDF" in client.get("/certificates").get_data(as_text=True)
+
+
+def test_tampered_and_repeated_submissions_change_nothing(client, learner) -> None:
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    pos = _positions(attempt)["Capital"]
+    unknown_choice = client.post(f"/attempts/{attempt.id}/answers/{pos}", data={f"q{pos}": "99"})
+    assert unknown_choice.status_code == 400 and "not valid" in unknown_choice.get_json()["error"]
+    not_in_attempt = client.post(f"/attempts/{attempt.id}/answers/7", data={"q7": "0"})
+    assert not_in_attempt.status_code == 400 and "not part of this attempt" in not_in_attempt.get_json()["error"]
+    assert db.session.scalar(select(func.count()).select_from(QuizAttempt.answers.property.mapper.class_)) == 0
+    client.post(f"/attempts/{attempt.id}/submit")
+    score = db.session.get(QuizAttempt, attempt.id).score
+    again = client.post(f"/attempts/{attempt.id}/submit", follow_redirects=True)
+    assert "already submitted" in again.get_data(as_text=True)
+    late = client.post(f"/attempts/{attempt.id}/answers/{pos}", data={f"q{pos}": "0"})
+    assert late.status_code == 409
+    assert db.session.get(QuizAttempt, attempt.id).score == score
+
+
+def test_attempt_limit_and_cooldown(client, learner) -> None:
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    first = _start(client)
+    client.post(f"/attempts/{first.id}/submit")  # nothing answered: 0%
+    assert db.session.get(QuizAttempt, first.id).passed is False
+    blocked = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(as_text=True)
+    assert "try again after a short break" in blocked
+    with freeze_time(utcnow() + timedelta(minutes=11)):
+        second = _start(client)
+        assert second.number == 2
+        client.post(f"/attempts/{second.id}/submit")
+    with freeze_time(utcnow() + timedelta(minutes=30)):
+        refused = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(as_text=True)
+    assert "used all 2 attempts" in refused
+    assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 2
+
+
+def test_time_limit_scores_what_was_saved(client, learner, courses_dir, sync_courses) -> None:
+    meta = courses_dir / "mini-course/modules/01-basics/module.toml"
+    meta.write_text(meta.read_text().replace("time_limit_minutes = 0", "time_limit_minutes = 5"))
+    sync_courses()
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    pos = _positions(attempt)
+    client.post(f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": "true"})
+    with freeze_time(utcnow() + timedelta(minutes=6)):
+        late = client.post(f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": "0"})
+        assert late.status_code == 409 and "Time is up" in late.get_json()["error"]
+    attempt = db.session.get(QuizAttempt, attempt.id)
+    assert attempt.status == AttemptStatus.TIMED_OUT
+    assert attempt.score == 0.5  # the saved true/false answer counts, the late one does not
+
+
+def test_another_learners_attempt_is_not_found(app, client, learner, make_user) -> None:
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    other = make_user()
+    other_client = app.test_client()
+    from tests.conftest import log_in
+
+    log_in(other_client, other)
+    assert other_client.get(f"/attempts/{attempt.id}").status_code == 404
+    assert other_client.post(f"/attempts/{attempt.id}/answers/0", data={"q0": "0"}).status_code == 404
+    assert other_client.post(f"/attempts/{attempt.id}/submit").status_code == 404

@@ -1,0 +1,54 @@
+"""Versions: changed modules are redone, unchanged ones keep their completion, attempts stay frozen."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from lms.extensions import db
+from lms.training import services
+from lms.training.models import Course, CourseVersion, Enrollment, QuizAttempt
+
+
+def _course() -> Course:
+    return db.session.scalar(select(Course).where(Course.slug == "mini-course"))
+
+
+def test_sync_is_idempotent(sync_courses) -> None:
+    first = sync_courses()
+    second = sync_courses()
+    assert [r.outcome for r in first] == ["created"]
+    assert [r.outcome for r in second] == ["unchanged"]
+    assert db.session.scalar(select(CourseVersion.number).where(CourseVersion.course_id == _course().id)) == 1
+
+
+def test_changing_one_module_keeps_the_other_modules_completion(
+    client, make_user, login, sync_courses, courses_dir
+) -> None:
+    sync_courses()
+    user = make_user()
+    login(user)
+    client.post("/courses/mini-course/enroll")
+    client.post("/courses/mini-course/modules/01-basics/complete")
+    client.post("/courses/mini-course/modules/01-basics/quiz")
+    attempt = db.session.scalar(select(QuizAttempt))
+    frozen_before = attempt.questions
+    # Module 2 changes; module 1 does not.
+    lesson = courses_dir / "mini-course/modules/02-practice/lesson.md"
+    lesson.write_text(lesson.read_text() + "\nA new paragraph.\n")
+    results = sync_courses()
+    assert results[0].outcome == "new version" and results[0].version == 2
+    assert results[0].moved_enrollments == 1
+    enrollment = db.session.scalar(select(Enrollment))
+    progress = services.course_progress(enrollment)
+    assert progress.modules[0].lesson_done  # unchanged module: completion kept
+    # Module 1's quiz text changes: a new module version, to be redone.
+    quiz = courses_dir / "mini-course/modules/01-basics/quiz.gift"
+    quiz.write_text(quiz.read_text().replace("capital of France", "capital city of France"))
+    sync_courses()
+    enrollment = db.session.scalar(select(Enrollment))
+    progress = services.course_progress(db.session.merge(enrollment))
+    assert not progress.modules[0].lesson_done
+    # The attempt in progress still shows exactly the questions it was given.
+    attempt = db.session.get(QuizAttempt, attempt.id)
+    assert attempt.questions == frozen_before
+    assert "capital of France" in attempt.questions[0]["question"]["text"]
