@@ -58,6 +58,12 @@ def register(app: Flask) -> None:
             click.echo(
                 f"  {user.role.value:<10} {user.email:<24} {'created' if created else 'exists'}"
             )
+        from lms.training.demo import seed_training
+
+        users = {user.email: user for user, _ in rows}
+        for line in seed_training(users["therapist@example.org"], users["partner@example.org"]):
+            click.echo(f"  {line}")
+        db.session.commit()
 
     @app.cli.command("create-admin")
     @click.argument("email")

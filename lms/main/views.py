@@ -25,7 +25,18 @@ def index() -> Any:
 
 @bp.route("/dashboard")
 def dashboard() -> Any:
-    return render_template("main/dashboard.html")
+    from lms.auth import current_user_obj
+    from lms.training import services as training
+
+    user = current_user_obj()
+    learning = []
+    if user.role.value == "therapist":
+        learning = [
+            training.course_progress(enrollment)
+            for enrollment in training.user_enrollments(user)
+            if enrollment.is_open
+        ]
+    return render_template("main/dashboard.html", learning=learning)
 
 
 @bp.route("/healthz")

@@ -58,6 +58,7 @@ _TRUE_WORDS = ("T", "TRUE")
 _FALSE_WORDS = ("F", "FALSE")
 _CATEGORY = "$CATEGORY:"
 _CLOSE = 1e-4  # weights (in %) and fractions this close count as equal
+_STRAY_BRACE = "unbalanced braces: '}' without an opening '{' (write \\} for a brace)"
 
 
 # --------------------------------------------------------------------------- errors
@@ -329,7 +330,7 @@ class _Text:
         self.lines: list[int] = []
         for position, (number, line) in enumerate(numbered):
             if position:
-                self._add(chars, "\n", True, number)
+                self._add(chars, "\n", True, numbered[position - 1][0])
             i = 0
             while i < len(line):
                 if line[i] == "\\" and i + 1 < len(line) and line[i + 1] in _ESCAPES:
@@ -432,7 +433,9 @@ class _QuestionParser:
         if block is None:
             self.fmt, text_start = self._format(start, end, "moodle")
             text = t.get(text_start, end).strip()
-            return self._finish(Question("description", text, title=title, text_format=self.fmt))
+            question = Question("description", text, title=title, text_format=self.fmt)
+            question.general_feedback_format = self.fmt
+            return self._finish(question)
         opening, closing = block
         self.fmt, text_start = self._format(start, opening, "moodle")
         text_after = t.get(closing + 1, end)  # ``end`` is already stripped
@@ -483,7 +486,7 @@ class _QuestionParser:
         if opening < 0 and closing < 0:
             return None
         if closing >= 0 and (opening < 0 or closing < opening):
-            self.stop(closing, "unbalanced braces: '}' without an opening '{' (write \\} for a brace)")
+            self.stop(closing, _STRAY_BRACE)
         nested = t.find("{", opening + 1, closing if closing >= 0 else end)
         if nested >= 0:
             self.stop(nested, "unbalanced braces: '{' inside an answer block (is a '}' missing?)")
@@ -493,7 +496,7 @@ class _QuestionParser:
         if again >= 0 and (stray < 0 or again < stray):
             self.stop(again, "a second answer block: separate questions with a blank line")
         if stray >= 0:
-            self.stop(stray, "unbalanced braces: '}' without an opening '{' (write \\} for a brace)")
+            self.stop(stray, _STRAY_BRACE)
         return opening, closing
 
     def _format(self, start: int, end: int, default: str) -> tuple[str, int]:
@@ -527,6 +530,12 @@ class _QuestionParser:
         head = t.get(start, sharp if sharp >= 0 else end).strip()
         if head in _TRUE_WORDS + _FALSE_WORDS:
             return "truefalse", self._truefalse(head in _TRUE_WORDS, sharp, end)
+        if items[0][0] == "" and head.upper() in _TRUE_WORDS + _FALSE_WORDS:
+            self.error(
+                start,
+                f"{{{head}}} reads as a short answer: true/false is {{T}}, {{TRUE}}, "
+                f"{{F}} or {{FALSE}} in capitals (write {{={head}}} for a short answer)",
+            )
         return "shortanswer", self._shortanswer(items, opening)
 
     def _feedback_at(self, start: int, end: int) -> int:
@@ -543,21 +552,23 @@ class _QuestionParser:
         spec = t.get(start + 1, closing).strip() if closing >= 0 else ""
         if closing < 0 or not _NUMBER.fullmatch(spec):
             shown = t.get(start, closing + 1 if closing >= 0 else end)[:40]
-            self.error(start, f"unknown weight format {shown!r}: write a percentage like %50% or %-25%")
+            self.error(
+                start, f"unknown weight format {shown!r}: write a percentage like %50% or %-25%"
+            )
             return default, (closing + 1 if closing >= 0 else start + 1)
         weight = float(spec) + 0.0
         if not -100 <= weight <= 100:
             self.error(start, f"weight {spec}% is out of range: weights go from -100% to 100%")
         return weight, closing + 1
 
-    def _answer(self, start: int, end: int, weight: float) -> Answer:
+    def _answer(self, start: int, end: int, weight: float, at: int) -> Answer:
         sharp = self._feedback_at(start, end)
         text, text_fmt = self._formatted(start, sharp, self.fmt)
         feedback, feedback_fmt = ("", self.fmt)
         if sharp < end:
             feedback, feedback_fmt = self._formatted(sharp + 1, end, self.fmt)
         if not text:
-            self.error(start - 1, "empty answer")
+            self.error(at, "empty answer")
         return Answer(text, weight, feedback, text_fmt, feedback_fmt)
 
     def _multichoice(self, start: int, end: int, opening: int) -> tuple[str, list[Answer]]:
@@ -565,8 +576,9 @@ class _QuestionParser:
         single = any(marker == "=" for marker, _, _ in items)
         answers = []
         for marker, s, e in items:
+            at = s - 1 if marker else s
             weight, s = self._weight(s, e, 100.0 if marker == "=" else 0.0)
-            answers.append(self._answer(s, e, weight))
+            answers.append(self._answer(s, e, weight, at))
         weights = [a.weight for a in answers]
         if len(answers) < 2:
             self.error(opening, "a multiple choice question needs at least 2 answers")
@@ -593,11 +605,12 @@ class _QuestionParser:
 
     def _shortanswer(self, items: list[tuple[str, int, int]], opening: int) -> list[Answer]:
         answers = []
-        for _, s, e in items:
+        for marker, s, e in items:
+            at = s - 1 if marker else s
             weight, s = self._weight(s, e, 100.0)
             if weight < 0:
-                self.error(s, "negative weights are only allowed in multiple choice questions")
-            answers.append(self._answer(s, e, weight))
+                self.error(at, "negative weights are only allowed in multiple choice questions")
+            answers.append(self._answer(s, e, weight, at))
         self._check_full_marks(answers, opening)
         return answers
 
@@ -617,7 +630,9 @@ class _QuestionParser:
         )
         return [
             Answer("True", 100.0 if right else 0.0, true_feedback[0], self.fmt, true_feedback[1]),
-            Answer("False", 0.0 if right else 100.0, false_feedback[0], self.fmt, false_feedback[1]),
+            Answer(
+                "False", 0.0 if right else 100.0, false_feedback[0], self.fmt, false_feedback[1]
+            ),
         ]
 
     def _matching(self, items: list[tuple[str, int, int]], opening: int) -> list[Answer]:
@@ -630,7 +645,9 @@ class _QuestionParser:
                 e = sharp
             arrow = t.find("->", s, e)
             if arrow < 0:
-                self.error(s, "a matching pair needs '->' between its sides, as in =cat -> cat food")
+                self.error(
+                    s, "a matching pair needs '->' between its sides, as in =cat -> cat food"
+                )
                 continue
             left, left_fmt = self._formatted(s, arrow, self.fmt)
             right = t.get(arrow + 2, e).strip()
@@ -648,7 +665,9 @@ class _QuestionParser:
         if tilde >= 0:
             sharp = self._feedback_at(tilde + 1, end)
             if t.get(tilde + 1, sharp).strip():
-                self.error(tilde, "in a numerical question '~' only starts feedback for other numbers")
+                self.error(
+                    tilde, "in a numerical question '~' only starts feedback for other numbers"
+                )
             feedback, feedback_fmt = ("", self.fmt)
             if sharp < end:
                 feedback, feedback_fmt = self._formatted(sharp + 1, end, self.fmt)
@@ -817,6 +836,8 @@ def _write_choices(q: Question) -> list[str]:
         full = {i for i, a in enumerate(q.answers) if a.weight == 100}
         best = max(range(len(q.answers)), key=lambda i: q.answers[i].weight)
         full = full or {best}
+        if len(full) == len(q.answers) > 1:
+            full = {0}  # keep one '~' so it still reads as multiple choice, not short answer
     lines = []
     for i, a in enumerate(q.answers):
         marker, implicit = ("=", 100.0) if i in full else ("~", 0.0)
@@ -1023,11 +1044,11 @@ def _response_number(response: Any) -> float:
 
 def _number_matches(answer: Answer, number: float) -> bool:
     if answer.minimum is not None and answer.maximum is not None:
-        slack = 1e-9 * max(1.0, abs(answer.minimum), abs(answer.maximum))
+        slack = 1e-12 * max(1.0, abs(answer.minimum), abs(answer.maximum))
         return answer.minimum - slack <= number <= answer.maximum + slack
     if answer.value is None:
         return True
-    slack = 1e-9 * max(1.0, abs(answer.value), answer.tolerance)
+    slack = 1e-12 * max(1.0, abs(answer.value), answer.tolerance)
     return abs(number - answer.value) <= answer.tolerance + slack
 
 

@@ -53,6 +53,14 @@ def listed_courses() -> list[Course]:
     )
 
 
+def user_enrollments(user: User) -> list[Enrollment]:
+    return list(
+        db.session.scalars(
+            select(Enrollment).where(Enrollment.user_id == user.id).order_by(Enrollment.enrolled_at)
+        )
+    )
+
+
 def get_enrollment(user: User, course: Course) -> Enrollment | None:
     return db.session.scalar(
         select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id == course.id)
