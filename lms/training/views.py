@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from lms.auth import current_user_obj, get_or_404, public
 from lms.db import utcnow
@@ -215,10 +216,20 @@ def save_answer(attempt_id: int, position: int) -> Any:
         return _save_error("Choose or type an answer first.", 400)
     try:
         quiz.save_answer(attempt, position, response)
+        db.session.commit()
     except TrainingError as error:
         db.session.commit()  # a time-out scoring must be kept
         return _save_error(error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400)
-    db.session.commit()
+    except IntegrityError:
+        # Two saves of the same question raced to create its row: the other one won; update it.
+        db.session.rollback()
+        attempt = _attempt_or_404(attempt_id)
+        try:
+            quiz.save_answer(attempt, position, response)
+        except TrainingError as error:
+            db.session.commit()
+            return _save_error(error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400)
+        db.session.commit()
     if request.headers.get("HX-Request"):
         return render_template("training/_saved.html", position=position, ok=True, message="Saved")
     return {"status": "saved", "position": position}
