@@ -310,7 +310,10 @@ def certificates() -> Any:
     if query:
         needle = f"%{query.lower()}%"
         stmt = stmt.where(
-            or_(func.lower(Certificate.holder_name).like(needle), func.lower(Certificate.code).like(needle))
+            or_(
+                func.lower(Certificate.holder_name).like(needle),
+                func.lower(Certificate.code).like(needle),
+            )
         )
     stmt = stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
     page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])

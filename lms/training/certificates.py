@@ -57,8 +57,14 @@ def issue_certificate(enrollment: Enrollment) -> Certificate:
     )
     db.session.add(certificate)
     db.session.flush()
-    audit.record("certificate.issued", certificate, actor=enrollment.user, code=certificate.code,
-                 course=course.slug, user_id=enrollment.user_id)
+    audit.record(
+        "certificate.issued",
+        certificate,
+        actor=enrollment.user,
+        code=certificate.code,
+        course=course.slug,
+        user_id=enrollment.user_id,
+    )
     send_email(
         enrollment.user.email,
         f"Your certificate for {course.title}",
@@ -88,8 +94,14 @@ def revoke(certificate: Certificate, admin: User, reason: str) -> None:
     certificate.revoked_at = utcnow()
     certificate.revoked_reason = reason[:2000]
     certificate.revoked_by_id = admin.id
-    audit.record("certificate.revoked", certificate, actor=admin, code=certificate.code, reason=reason,
-                 user_id=certificate.user_id)
+    audit.record(
+        "certificate.revoked",
+        certificate,
+        actor=admin,
+        code=certificate.code,
+        reason=reason,
+        user_id=certificate.user_id,
+    )
 
 
 def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
@@ -132,11 +144,15 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     issued = certificate.issued_at.strftime("%B %-d, %Y")
     expires = certificate.expires_at.strftime("%B %-d, %Y")
     hours = f"{certificate.ce_hours.normalize():f}"
-    pdf.drawCentredString(width / 2, height - 290,
-                          f"Issued {issued}   ·   Valid until {expires}   ·   {hours} continuing-education hours")
+    pdf.drawCentredString(
+        width / 2,
+        height - 290,
+        f"Issued {issued}   ·   Valid until {expires}   ·   {hours} continuing-education hours",
+    )
 
-    style = ParagraphStyle("statement", fontName="Helvetica", fontSize=9, leading=12,
-                           textColor=HexColor("#3d4a59"))
+    style = ParagraphStyle(
+        "statement", fontName="Helvetica", fontSize=9, leading=12, textColor=HexColor("#3d4a59")
+    )
     statement = Paragraph(_escape(certificate.approval_statement), style)
     _, used = statement.wrap(width - 330, 120)
     statement.drawOn(pdf, 70, 80 + (100 - used))

@@ -103,8 +103,14 @@ class CourseSpec:
     def content_hash(self) -> str:
         payload = {
             "meta": [
-                self.title, self.summary, self.price_cents, self.currency, self.ce_hours,
-                self.approval_statement, self.pass_mark, self.required_for_certification,
+                self.title,
+                self.summary,
+                self.price_cents,
+                self.currency,
+                self.ce_hours,
+                self.approval_statement,
+                self.pass_mark,
+                self.required_for_certification,
                 self.certificate_validity_months,
             ],
             "modules": [m.content_hash for m in self.modules],
@@ -156,8 +162,15 @@ def _line_of(path: Path, key: str) -> int:
     return 1
 
 
-def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path,
-           out: _Collector, default: Any = ..., required: bool = True) -> Any:
+def _typed(
+    data: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    path: Path,
+    out: _Collector,
+    default: Any = ...,
+    required: bool = True,
+) -> Any:
     if key not in data:
         if default is not ...:
             return default
@@ -174,7 +187,9 @@ def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], path: 
     return value
 
 
-def _quiz_settings(table: Any, path: Path, course_pass_mark: int, out: _Collector) -> QuizSettings | None:
+def _quiz_settings(
+    table: Any, path: Path, course_pass_mark: int, out: _Collector
+) -> QuizSettings | None:
     if not isinstance(table, dict):
         out.add(path, _line_of(path, "quiz"), "[quiz] must be a table")
         return None
@@ -193,7 +208,9 @@ def _quiz_settings(table: Any, path: Path, course_pass_mark: int, out: _Collecto
         if getattr(settings, name) < 0:
             out.add(path, _line_of(path, name), f"{name} cannot be negative")
     if settings.review not in REVIEW_POLICIES:
-        out.add(path, _line_of(path, "review"), f"review must be one of {', '.join(REVIEW_POLICIES)}")
+        out.add(
+            path, _line_of(path, "review"), f"review must be one of {', '.join(REVIEW_POLICIES)}"
+        )
     return settings
 
 
@@ -256,16 +273,24 @@ def _load_module(folder: Path, course: Path, pass_mark: int, out: _Collector) ->
                 if not _quiz_passable(questions, quiz):
                     out.add(gift_path, 1, f"this quiz cannot be passed at {quiz.pass_mark}%")
                 if quiz.questions_per_attempt > len(questions):
-                    out.add(meta_path, _line_of(meta_path, "questions_per_attempt"),
-                            f"questions_per_attempt is {quiz.questions_per_attempt} "
-                            f"but quiz.gift has {len(questions)} questions")
+                    out.add(
+                        meta_path,
+                        _line_of(meta_path, "questions_per_attempt"),
+                        f"questions_per_attempt is {quiz.questions_per_attempt} "
+                        f"but quiz.gift has {len(questions)} questions",
+                    )
     elif gift_path.is_file():
         out.add(gift_path, 1, "quiz.gift exists but module.toml has no [quiz] table")
     if title is None:
         return None
     return ModuleSpec(
-        slug=folder.name, title=title, summary=summary or "", estimated_minutes=minutes or 30,
-        lesson_markdown=lesson, quiz=quiz, questions=questions,
+        slug=folder.name,
+        title=title,
+        summary=summary or "",
+        estimated_minutes=minutes or 30,
+        lesson_markdown=lesson,
+        quiz=quiz,
+        questions=questions,
     )
 
 
@@ -298,7 +323,9 @@ def _load_evaluation(path: Path, out: _Collector) -> tuple[str, str, list[Evalua
             out.add(path, line, f"item '{raw['id']}' has no prompt")
             continue
         seen.add(raw["id"])
-        items.append(EvaluationItem(raw["id"], kind, raw["prompt"], bool(raw.get("required", True))))
+        items.append(
+            EvaluationItem(raw["id"], kind, raw["prompt"], bool(raw.get("required", True)))
+        )
     return str(data.get("title", "Course evaluation")), str(data.get("intro", "")), items
 
 
@@ -311,20 +338,32 @@ def load_course(folder: Path, root: Path | None = None) -> tuple[CourseSpec | No
         return None, out.problems
     slug = _typed(meta, "slug", str, meta_path, out)
     if slug is not None and (not SLUG.match(slug) or slug != folder.name):
-        out.add(meta_path, _line_of(meta_path, "slug"),
-                f"slug '{slug}' must be lower-case letters, digits and dashes, and match the folder name")
+        out.add(
+            meta_path,
+            _line_of(meta_path, "slug"),
+            f"slug '{slug}' must be lower-case letters, digits and dashes, "
+            "and match the folder name",
+        )
     pass_mark = _typed(meta, "pass_mark", int, meta_path, out, default=80) or 80
     module_names = _typed(meta, "modules", list, meta_path, out) or []
     modules = []
     seen: set[str] = set()
     for name in module_names:
         if not isinstance(name, str) or name in seen:
-            out.add(meta_path, _line_of(meta_path, "modules"), f"module '{name}' is listed twice or is not a name")
+            out.add(
+                meta_path,
+                _line_of(meta_path, "modules"),
+                f"module '{name}' is listed twice or is not a name",
+            )
             continue
         seen.add(name)
         module_folder = folder / "modules" / name
         if not module_folder.is_dir():
-            out.add(meta_path, _line_of(meta_path, "modules"), f"module folder 'modules/{name}' does not exist")
+            out.add(
+                meta_path,
+                _line_of(meta_path, "modules"),
+                f"module folder 'modules/{name}' does not exist",
+            )
             continue
         module = _load_module(module_folder, folder, pass_mark, out)
         if module is not None:
@@ -332,7 +371,11 @@ def load_course(folder: Path, root: Path | None = None) -> tuple[CourseSpec | No
     if (folder / "modules").is_dir():
         for extra in sorted(p.name for p in (folder / "modules").iterdir() if p.is_dir()):
             if extra not in seen:
-                out.add(meta_path, _line_of(meta_path, "modules"), f"module folder '{extra}' is not listed in modules")
+                out.add(
+                    meta_path,
+                    _line_of(meta_path, "modules"),
+                    f"module folder '{extra}' is not listed in modules",
+                )
     if not module_names:
         out.add(meta_path, _line_of(meta_path, "modules"), "a course needs at least one module")
     eval_title, eval_intro, evaluation = _load_evaluation(folder / "evaluation.toml", out)
@@ -344,8 +387,12 @@ def load_course(folder: Path, root: Path | None = None) -> tuple[CourseSpec | No
         "currency": (_typed(meta, "currency", str, meta_path, out, default="usd") or "usd").lower(),
         "ce_hours": _typed(meta, "ce_hours", float, meta_path, out, default=0.0),
         "approval_statement": _typed(meta, "approval_statement", str, meta_path, out, default=""),
-        "required_for_certification": _typed(meta, "required_for_certification", bool, meta_path, out, default=False),
-        "certificate_validity_months": _typed(meta, "certificate_validity_months", int, meta_path, out, default=24),
+        "required_for_certification": _typed(
+            meta, "required_for_certification", bool, meta_path, out, default=False
+        ),
+        "certificate_validity_months": _typed(
+            meta, "certificate_validity_months", int, meta_path, out, default=24
+        ),
         "content_status": str(meta.get("content_status", "published")),
         "content_review_note": str(meta.get("content_review_note", "")),
     }
@@ -353,13 +400,23 @@ def load_course(folder: Path, root: Path | None = None) -> tuple[CourseSpec | No
         out.add(meta_path, _line_of(meta_path, "price_cents"), "price_cents cannot be negative")
     if not 1 <= pass_mark <= 100:
         out.add(meta_path, _line_of(meta_path, "pass_mark"), "pass_mark must be between 1 and 100")
-    if values["certificate_validity_months"] is not None and values["certificate_validity_months"] < 1:
+    if (
+        values["certificate_validity_months"] is not None
+        and values["certificate_validity_months"] < 1
+    ):
         out.add(meta_path, _line_of(meta_path, "certificate_validity_months"), "must be at least 1")
     if slug is None or any(v is None for v in values.values()):
         return None, out.problems
-    course = CourseSpec(slug=slug, pass_mark=pass_mark, folder=folder, modules=modules,
-                        evaluation_title=eval_title, evaluation_intro=eval_intro,
-                        evaluation=evaluation, **values)
+    course = CourseSpec(
+        slug=slug,
+        pass_mark=pass_mark,
+        folder=folder,
+        modules=modules,
+        evaluation_title=eval_title,
+        evaluation_intro=eval_intro,
+        evaluation=evaluation,
+        **values,
+    )
     return course, out.problems
 
 
@@ -376,8 +433,13 @@ def load_all(root: Path) -> tuple[list[CourseSpec], list[Problem]]:
         if course is None:
             continue
         if course.slug in slugs:
-            problems.append(Problem(f"{root.name}/{folder.name}/course.toml", 1,
-                                    f"duplicate slug '{course.slug}' (also in {slugs[course.slug].name})"))
+            problems.append(
+                Problem(
+                    f"{root.name}/{folder.name}/course.toml",
+                    1,
+                    f"duplicate slug '{course.slug}' (also in {slugs[course.slug].name})",
+                )
+            )
             continue
         slugs[course.slug] = folder
         courses.append(course)
@@ -387,9 +449,41 @@ def load_all(root: Path) -> tuple[list[CourseSpec], list[Problem]]:
 # --- lesson rendering ------------------------------------------------------------------
 
 _ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h2", "h3", "h4",
-    "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody",
-    "td", "th", "thead", "tr", "ul", "span", "caption",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "span",
+    "caption",
 }
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -431,6 +525,14 @@ def check_root(root: Path) -> list[Problem]:
 
 
 __all__ = [
-    "CourseSpec", "EvaluationItem", "GiftError", "ModuleSpec", "Problem", "QuizSettings",
-    "check_root", "load_all", "load_course", "render_lesson",
+    "CourseSpec",
+    "EvaluationItem",
+    "GiftError",
+    "ModuleSpec",
+    "Problem",
+    "QuizSettings",
+    "check_root",
+    "load_all",
+    "load_course",
+    "render_lesson",
 ]

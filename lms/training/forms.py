@@ -40,7 +40,9 @@ def field_name(position: int) -> str:
     return f"q{position}"
 
 
-def response_from_form(question: Question, position: int, form: MultiDict[str, str]) -> tuple[bool, Any]:
+def response_from_form(
+    question: Question, position: int, form: MultiDict[str, str]
+) -> tuple[bool, Any]:
     """(answered?, response) for one question from posted fields named ``q<position>...``.
 
     Nothing posted means "not answered" (the saved answer, if any, stays as it is).

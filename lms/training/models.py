@@ -33,8 +33,13 @@ from lms.db import Base, utcnow
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(
-        cls, name=name, native_enum=False, length=24, create_constraint=True,
-        values_callable=lambda e: [m.value for m in e], validate_strings=True,
+        cls,
+        name=name,
+        native_enum=False,
+        length=24,
+        create_constraint=True,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
     )
 
 
@@ -122,7 +127,9 @@ class ModuleVersion(Base):
 class CourseVersionModule(Base):
     __tablename__ = "course_version_modules"
 
-    course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"), primary_key=True)
+    course_version_id: Mapped[int] = mapped_column(
+        ForeignKey("course_versions.id"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(primary_key=True)
     module_version_id: Mapped[int] = mapped_column(ForeignKey("module_versions.id"), index=True)
 

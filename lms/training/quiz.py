@@ -36,7 +36,12 @@ class FrozenQuestion:
 
 def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
     return [
-        FrozenQuestion(i, Question.from_dict(entry["question"]), entry.get("order", []), entry.get("options", []))
+        FrozenQuestion(
+            i,
+            Question.from_dict(entry["question"]),
+            entry.get("order", []),
+            entry.get("options", []),
+        )
         for i, entry in enumerate(attempt.questions)
     ]
 
@@ -77,7 +82,9 @@ class Eligibility:
     attempts_allowed: int = 0
 
 
-def eligibility(enrollment: Enrollment, state: ModuleState, now: datetime | None = None) -> Eligibility:
+def eligibility(
+    enrollment: Enrollment, state: ModuleState, now: datetime | None = None
+) -> Eligibility:
     """Whether a new attempt may start now, and if not, why (shown to the learner)."""
     now = now or utcnow()
     settings = state.module.quiz_settings or {}
@@ -104,11 +111,15 @@ def eligibility(enrollment: Enrollment, state: ModuleState, now: datetime | None
         last = finished[-1].submitted_at or finished[-1].started_at
         retry_at = last + timedelta(minutes=cooldown)
         if retry_at > now:
-            return Eligibility(False, "You can try again after a short break.", retry_at=retry_at, **base)
+            return Eligibility(
+                False, "You can try again after a short break.", retry_at=retry_at, **base
+            )
     return Eligibility(True, **base)
 
 
-def start_attempt(enrollment: Enrollment, state: ModuleState, rng: random.Random | None = None) -> QuizAttempt:
+def start_attempt(
+    enrollment: Enrollment, state: ModuleState, rng: random.Random | None = None
+) -> QuizAttempt:
     """Resume the open attempt, or start a new one with its questions drawn and frozen."""
     if not state.module.has_quiz:
         raise TrainingError("This module has no quiz.")
@@ -140,7 +151,8 @@ def start_attempt(enrollment: Enrollment, state: ModuleState, rng: random.Random
     number = (
         db.session.scalar(
             select(func.max(QuizAttempt.number)).where(
-                QuizAttempt.user_id == enrollment.user_id, QuizAttempt.module_version_id == state.module.id
+                QuizAttempt.user_id == enrollment.user_id,
+                QuizAttempt.module_version_id == state.module.id,
             )
         )
         or 0
@@ -175,7 +187,9 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise TrainingError("This attempt is already finished; your answers can no longer change.")
     if expire_if_due(attempt):
-        raise TrainingError("Time is up: the attempt was scored with the answers saved before the limit.")
+        raise TrainingError(
+            "Time is up: the attempt was scored with the answers saved before the limit."
+        )
     if not 0 <= position < len(attempt.questions):
         raise TrainingError("That question is not part of this attempt.")
     question = Question.from_dict(attempt.questions[position]["question"])
@@ -242,8 +256,13 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
     enrollment = db.session.get(Enrollment, attempt.enrollment_id)
     module = db.session.get(ModuleVersion, attempt.module_version_id)
     audit.record(
-        "quiz.attempt_scored", attempt, module=module.slug if module else None, number=attempt.number,
-        score=round(attempt.score * 100, 1), passed=attempt.passed, timed_out=status == AttemptStatus.TIMED_OUT,
+        "quiz.attempt_scored",
+        attempt,
+        module=module.slug if module else None,
+        number=attempt.number,
+        score=round(attempt.score * 100, 1),
+        passed=attempt.passed,
+        timed_out=status == AttemptStatus.TIMED_OUT,
     )
     if enrollment is not None and module is not None:
         services.record_quiz_result(enrollment, module, attempt.score, bool(attempt.passed))
@@ -268,6 +287,14 @@ def review_items(attempt: QuizAttempt) -> list[ReviewItem]:
                 feedback = list(grade(frozen.question, response).feedback)
             except ResponseError:
                 feedback = []
-        items.append(ReviewItem(frozen, response, row.fraction if row else (
-            None if frozen.question.kind in AUTO_SCORED_EXCLUDED else 0.0), feedback))
+        items.append(
+            ReviewItem(
+                frozen,
+                response,
+                row.fraction
+                if row
+                else (None if frozen.question.kind in AUTO_SCORED_EXCLUDED else 0.0),
+                feedback,
+            )
+        )
     return items

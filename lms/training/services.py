@@ -48,7 +48,9 @@ def payments_configured() -> bool:
 def listed_courses() -> list[Course]:
     return list(
         db.session.scalars(
-            select(Course).where(Course.is_listed, Course.current_version_id.is_not(None)).order_by(Course.title)
+            select(Course)
+            .where(Course.is_listed, Course.current_version_id.is_not(None))
+            .order_by(Course.title)
         )
     )
 
@@ -72,7 +74,10 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
     if course.current_version_id is None:
         raise TrainingError("This course is not available yet.")
     enrollment = get_enrollment(user, course)
-    if enrollment is not None and enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED):
+    if enrollment is not None and enrollment.status in (
+        EnrollmentStatus.ACTIVE,
+        EnrollmentStatus.COMPLETED,
+    ):
         raise TrainingError("You are already enrolled in this course.")
     if comped_by is not None:
         source = EnrollmentSource.COMPED
@@ -81,7 +86,9 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
     elif not payments_configured():
         source = EnrollmentSource.NO_PAYMENT_CONFIGURED
     else:
-        raise TrainingError("Online payment for this course is not available yet. Contact the operations team.")
+        raise TrainingError(
+            "Online payment for this course is not available yet. Contact the operations team."
+        )
     now = utcnow()
     if enrollment is None:
         enrollment = Enrollment(user_id=user.id, course_id=course.id)
@@ -93,8 +100,12 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
     enrollment.activated_at = now
     db.session.flush()
     audit.record(
-        "enrollment.created", enrollment, actor=comped_by or user,
-        course=course.slug, source=source.value, user_id=user.id,
+        "enrollment.created",
+        enrollment,
+        actor=comped_by or user,
+        course=course.slug,
+        source=source.value,
+        user_id=user.id,
     )
     return enrollment
 
@@ -137,7 +148,9 @@ class CourseProgress:
     @property
     def percent(self) -> int:
         steps = len(self.modules) + (1 if self.evaluation_required else 0)
-        done = self.completed_modules + (1 if self.evaluation_required and self.evaluation_done else 0)
+        done = self.completed_modules + (
+            1 if self.evaluation_required and self.evaluation_done else 0
+        )
         return round(100 * done / steps) if steps else 0
 
     @property
@@ -175,9 +188,12 @@ def course_progress(enrollment: Enrollment) -> CourseProgress:
         states.append(ModuleState(module, position, progress, unlocked))
         unlocked = unlocked and bool(progress and progress.completed_at)
     evaluation_items = (version.evaluation or {}).get("items", [])
-    evaluation_done = db.session.scalar(
-        select(EvaluationResponse.id).where(EvaluationResponse.enrollment_id == enrollment.id)
-    ) is not None
+    evaluation_done = (
+        db.session.scalar(
+            select(EvaluationResponse.id).where(EvaluationResponse.enrollment_id == enrollment.id)
+        )
+        is not None
+    )
     certificate = db.session.scalar(
         select(Certificate)
         .where(Certificate.enrollment_id == enrollment.id)
@@ -230,7 +246,9 @@ def complete_lesson(enrollment: Enrollment, state: ModuleState) -> ModuleProgres
     return row
 
 
-def record_quiz_result(enrollment: Enrollment, module: ModuleVersion, score: float, passed: bool) -> None:
+def record_quiz_result(
+    enrollment: Enrollment, module: ModuleVersion, score: float, passed: bool
+) -> None:
     row = _progress_row(enrollment.user_id, module)
     row.best_score = max(row.best_score or 0.0, score)
     if passed and row.quiz_passed_at is None:
@@ -241,7 +259,9 @@ def record_quiz_result(enrollment: Enrollment, module: ModuleVersion, score: flo
 
 
 def _update_completion(row: ModuleProgress, module: ModuleVersion) -> None:
-    done = row.lesson_completed_at is not None and (not module.has_quiz or row.quiz_passed_at is not None)
+    done = row.lesson_completed_at is not None and (
+        not module.has_quiz or row.quiz_passed_at is not None
+    )
     if done and row.completed_at is None:
         row.completed_at = utcnow()
 

@@ -94,12 +94,16 @@ def sync_course(spec: CourseSpec) -> SyncResult:
 
     digest = spec.content_hash
     version = db.session.scalar(
-        select(CourseVersion).where(CourseVersion.course_id == course.id, CourseVersion.content_hash == digest)
+        select(CourseVersion).where(
+            CourseVersion.course_id == course.id, CourseVersion.content_hash == digest
+        )
     )
     outcome = "created" if created else "unchanged"
     if version is None:
         number = (
-            db.session.scalar(select(func.max(CourseVersion.number)).where(CourseVersion.course_id == course.id))
+            db.session.scalar(
+                select(func.max(CourseVersion.number)).where(CourseVersion.course_id == course.id)
+            )
             or 0
         ) + 1
         version = CourseVersion(
@@ -138,8 +142,12 @@ def sync_course(spec: CourseSpec) -> SyncResult:
             enrollment.course_version_id = version.id
             moved += 1
         audit.record(
-            "course.version_published", course, actor=None,
-            version=version.number, label=version.label, moved_enrollments=moved,
+            "course.version_published",
+            course,
+            actor=None,
+            version=version.number,
+            label=version.label,
+            moved_enrollments=moved,
         )
     db.session.flush()
     return SyncResult(spec.slug, version.number, outcome, moved)

@@ -6,7 +6,22 @@ import markdown
 import nh3
 from markupsafe import Markup, escape
 
-_INLINE_TAGS = {"a", "b", "br", "code", "em", "i", "strong", "sub", "sup", "p", "ul", "ol", "li", "span"}
+_INLINE_TAGS = {
+    "a",
+    "b",
+    "br",
+    "code",
+    "em",
+    "i",
+    "strong",
+    "sub",
+    "sup",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "span",
+}
 
 
 def gift_text(value: str | None, text_format: str | None = "moodle") -> Markup:
@@ -19,8 +34,10 @@ def gift_text(value: str | None, text_format: str | None = "moodle") -> Markup:
     elif fmt in ("html", "moodle"):
         html = value  # Moodle's auto-format accepts simple HTML
     else:
-        return Markup(escape(value)).replace("\n", Markup("<br>"))
-    clean = nh3.clean(html, tags=_INLINE_TAGS, attributes={"a": {"href"}}, link_rel="noopener noreferrer")
+        return escape(value).replace("\n", Markup("<br>"))
+    clean = nh3.clean(
+        html, tags=_INLINE_TAGS, attributes={"a": {"href"}}, link_rel="noopener noreferrer"
+    )
     if clean.startswith("<p>") and clean.endswith("</p>") and clean.count("<p>") == 1:
         clean = clean[3:-4]
     return Markup(clean)  # noqa: S704 - sanitised by nh3 above

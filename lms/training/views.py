@@ -55,7 +55,9 @@ def catalogue() -> Any:
         for e in db.session.scalars(select(Enrollment).where(Enrollment.user_id == user.id))
     }
     return render_template(
-        "training/catalogue.html", courses=courses, enrollments=enrollments,
+        "training/catalogue.html",
+        courses=courses,
+        enrollments=enrollments,
         payments=services.payments_configured(),
     )
 
@@ -68,8 +70,13 @@ def course(slug: str) -> Any:
     modules = progress.modules if progress else None
     version = course.current_version
     return render_template(
-        "training/course.html", course=course, enrollment=enrollment, progress=progress,
-        modules=modules, syllabus=version.modules if version else [], form=ConfirmForm(),
+        "training/course.html",
+        course=course,
+        enrollment=enrollment,
+        progress=progress,
+        modules=modules,
+        syllabus=version.modules if version else [],
+        form=ConfirmForm(),
         payments=services.payments_configured(),
     )
 
@@ -109,11 +116,22 @@ def lesson(slug: str, module_slug: str) -> Any:
     attempt = quiz.open_attempt(enrollment.user_id, state.module) if state.module.has_quiz else None
     eligibility = quiz.eligibility(enrollment, state) if state.module.has_quiz else None
     db.session.commit()  # an attempt past its time limit may just have been scored
-    attempts = quiz._finished_attempts(enrollment.user_id, state.module) if state.module.has_quiz else []
-    following = progress.modules[state.position + 1] if state.position + 1 < len(progress.modules) else None
+    attempts = (
+        quiz._finished_attempts(enrollment.user_id, state.module) if state.module.has_quiz else []
+    )
+    following = (
+        progress.modules[state.position + 1] if state.position + 1 < len(progress.modules) else None
+    )
     return render_template(
-        "training/lesson.html", course=course, state=state, progress=progress, attempt=attempt,
-        eligibility=eligibility, attempts=attempts, following=following, form=ConfirmForm(),
+        "training/lesson.html",
+        course=course,
+        state=state,
+        progress=progress,
+        attempt=attempt,
+        eligibility=eligibility,
+        attempts=attempts,
+        following=following,
+        form=ConfirmForm(),
     )
 
 
@@ -145,13 +163,19 @@ def _after_module(course: Course, enrollment: Enrollment) -> Any:
     if progress.certificate is not None:
         flash("Course complete. Your certificate is ready.", "success")
         return redirect(url_for("training.certificates"))
-    if progress.all_modules_complete and progress.evaluation_required and not progress.evaluation_done:
+    if (
+        progress.all_modules_complete
+        and progress.evaluation_required
+        and not progress.evaluation_done
+    ):
         flash("Every module is complete. One last step: the course evaluation.", "success")
         return redirect(url_for("training.evaluation", slug=course.slug))
     upcoming = progress.next_module
     flash("Module complete.", "success")
     if upcoming is not None:
-        return redirect(url_for("training.lesson", slug=course.slug, module_slug=upcoming.module.slug))
+        return redirect(
+            url_for("training.lesson", slug=course.slug, module_slug=upcoming.module.slug)
+        )
     return redirect(url_for("training.course", slug=course.slug))
 
 
@@ -199,8 +223,13 @@ def attempt(attempt_id: int) -> Any:
     enrollment, course = _attempt_context(attempt)
     saved = {a.position: a.response for a in attempt.answers}
     return render_template(
-        "training/attempt.html", attempt=attempt, course=course, questions=quiz.frozen_questions(attempt),
-        saved=saved, form=ConfirmForm(), now=utcnow(),
+        "training/attempt.html",
+        attempt=attempt,
+        course=course,
+        questions=quiz.frozen_questions(attempt),
+        saved=saved,
+        form=ConfirmForm(),
+        now=utcnow(),
     )
 
 
@@ -219,7 +248,9 @@ def save_answer(attempt_id: int, position: int) -> Any:
         db.session.commit()
     except TrainingError as error:
         db.session.commit()  # a time-out scoring must be kept
-        return _save_error(error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400)
+        return _save_error(
+            error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400
+        )
     except IntegrityError:
         # Two saves of the same question raced to create its row: the other one won; update it.
         db.session.rollback()
@@ -228,7 +259,9 @@ def save_answer(attempt_id: int, position: int) -> Any:
             quiz.save_answer(attempt, position, response)
         except TrainingError as error:
             db.session.commit()
-            return _save_error(error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400)
+            return _save_error(
+                error.message, 409 if attempt.status != AttemptStatus.IN_PROGRESS else 400
+            )
         db.session.commit()
     if request.headers.get("HX-Request"):
         return render_template("training/_saved.html", position=position, ok=True, message="Saved")
@@ -283,8 +316,14 @@ def attempt_result(attempt_id: int) -> Any:
     eligibility = quiz.eligibility(enrollment, state)
     progress = services.course_progress(enrollment)
     return render_template(
-        "training/result.html", attempt=attempt, course=course, state=state, eligibility=eligibility,
-        items=quiz.review_items(attempt), progress=progress, form=ConfirmForm(),
+        "training/result.html",
+        attempt=attempt,
+        course=course,
+        state=state,
+        eligibility=eligibility,
+        items=quiz.review_items(attempt),
+        progress=progress,
+        form=ConfirmForm(),
     )
 
 
@@ -321,9 +360,14 @@ def evaluation(slug: str) -> Any:
             db.session.commit()
             return _after_module(course, enrollment)
     return render_template(
-        "training/evaluation.html", course=course, progress=progress,
-        evaluation=enrollment.course_version.evaluation or {}, likert=LIKERT, form=form,
-        error=error, answers=answers,
+        "training/evaluation.html",
+        course=course,
+        progress=progress,
+        evaluation=enrollment.course_version.evaluation or {},
+        likert=LIKERT,
+        form=form,
+        error=error,
+        answers=answers,
     ), status
 
 
@@ -334,24 +378,31 @@ def evaluation(slug: str) -> Any:
 def certificates() -> Any:
     user = current_user_obj()
     rows = db.session.scalars(
-        select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.issued_at.desc())
+        select(Certificate)
+        .where(Certificate.user_id == user.id)
+        .order_by(Certificate.issued_at.desc())
     ).all()
     return render_template("training/certificates.html", certificates=rows, now=utcnow())
-
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")
 def certificate_pdf(certificate_id: int) -> Any:
     user = current_user_obj()
     certificate = get_or_404(
-        Certificate, certificate_id, allowed=lambda c: c.user_id == user.id or user.role.value == "admin"
+        Certificate,
+        certificate_id,
+        allowed=lambda c: c.user_id == user.id or user.role.value == "admin",
     )
     pdf = certs.render_pdf(certificate, external_url("training.verify_code", code=certificate.code))
     filename = f"certificate-{certificate.code}.pdf"
-    return pdf, 200, {
-        "Content-Type": "application/pdf",
-        "Content-Disposition": f'attachment; filename="{filename}"',
-    }
+    return (
+        pdf,
+        200,
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
 
 
 @bp.route("/verify")
@@ -386,6 +437,7 @@ def asset(slug: str, filename: str) -> Any:
         abort(404)
     response = send_from_directory(folder, filename, max_age=3600)
     if filename.endswith(".svg"):
-        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'"
+        )
     return response
-

@@ -54,7 +54,9 @@ def test_verify_form_redirects_and_unknown_codes_are_404(app, certificate) -> No
     response = anonymous.get("/verify", query_string={"code": certificate.code.lower()})
     assert response.status_code == 302 and response.headers["Location"].endswith(certificate.code)
     missing = anonymous.get("/verify/AAAA-AAAA-AAAA-AAAA-AAAA")
-    assert missing.status_code == 404 and "No certificate has this code" in missing.get_data(as_text=True)
+    assert missing.status_code == 404 and "No certificate has this code" in missing.get_data(
+        as_text=True
+    )
     assert anonymous.get("/verify/not-a-code").status_code == 404
     empty = anonymous.get("/verify", query_string={"code": ""})
     assert empty.status_code == 422
@@ -67,7 +69,9 @@ def test_expired_certificate_shows_expired(app, certificate) -> None:
     assert "Expired" in app.test_client().get(f"/verify/{certificate.code}").get_data(as_text=True)
 
 
-def test_admin_revokes_with_a_reason_and_it_is_audited(app, client, certificate, make_user, login) -> None:
+def test_admin_revokes_with_a_reason_and_it_is_audited(
+    app, client, certificate, make_user, login
+) -> None:
     admin = make_user("admin")
     login(admin)
     no_reason = client.post(f"/admin/certificates/{certificate.id}/revoke", data={"reason": ""})

@@ -11,7 +11,9 @@ from lms.training.gift import parse_gift
 from lms.training.models import Course, CourseVersion
 
 
-def test_check_passes_on_valid_courses_and_fails_with_file_and_line(app, db_session, courses_dir: Path) -> None:
+def test_check_passes_on_valid_courses_and_fails_with_file_and_line(
+    app, db_session, courses_dir: Path
+) -> None:
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["courses", "check", "--path", str(courses_dir)])
     assert ok.exit_code == 0 and "All courses are valid" in ok.output
@@ -34,7 +36,9 @@ def test_sync_is_idempotent_and_refuses_invalid_content(app, db_session, courses
     assert db.session.scalar(select(func.count()).select_from(CourseVersion)) == 1
 
 
-def test_export_then_import_gives_the_same_questions(app, db_session, courses_dir: Path, tmp_path: Path) -> None:
+def test_export_then_import_gives_the_same_questions(
+    app, db_session, courses_dir: Path, tmp_path: Path
+) -> None:
     runner = app.test_cli_runner()
     runner.invoke(args=["courses", "sync", "--path", str(courses_dir)])
     out = tmp_path / "export"

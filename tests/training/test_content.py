@@ -28,21 +28,26 @@ def test_malformed_gift_is_reported_with_file_and_line(courses_dir: Path) -> Non
     quiz = courses_dir / "mini-course/modules/01-basics/quiz.gift"
     quiz.write_text(quiz.read_text() + "\n::Broken::Unclosed block {=yes ~no\n")
     problems = _problems(courses_dir)
-    assert any(p.startswith("courses/mini-course/modules/01-basics/quiz.gift:8:") for p in problems), problems
+    assert any(
+        p.startswith("courses/mini-course/modules/01-basics/quiz.gift:8:") for p in problems
+    ), problems
 
 
 def test_missing_lesson_and_image_are_reported(courses_dir: Path) -> None:
     (courses_dir / "mini-course/images/diagram.svg").unlink()
     (courses_dir / "mini-course/modules/02-practice/lesson.md").unlink()
     problems = _problems(courses_dir)
-    assert "courses/mini-course/modules/01-basics/lesson.md:12: image 'images/diagram.svg' does not exist" in problems
+    lesson = "courses/mini-course/modules/01-basics/lesson.md"
+    assert f"{lesson}:12: image 'images/diagram.svg' does not exist" in problems
     assert "courses/mini-course/modules/02-practice/lesson.md:1: lesson is missing" in problems
 
 
 def test_duplicate_slugs_are_reported(courses_dir: Path) -> None:
     shutil.copytree(courses_dir / "mini-course", courses_dir / "mini-copy")
     problems = _problems(courses_dir)
-    assert any("slug 'mini-course'" in p and "match the folder name" in p for p in problems), problems
+    assert any("slug 'mini-course'" in p and "match the folder name" in p for p in problems), (
+        problems
+    )
 
 
 def test_a_quiz_that_cannot_be_passed_is_reported(courses_dir: Path) -> None:
@@ -56,7 +61,10 @@ def test_invalid_toml_reports_its_line(courses_dir: Path) -> None:
     meta = courses_dir / "mini-course/modules/02-practice/module.toml"
     meta.write_text('title = "Practice"\nsummary = \n')
     problems = _problems(courses_dir)
-    assert any(p.startswith("courses/mini-course/modules/02-practice/module.toml:2: invalid TOML") for p in problems), problems
+    assert any(
+        p.startswith("courses/mini-course/modules/02-practice/module.toml:2: invalid TOML")
+        for p in problems
+    ), problems
 
 
 def test_unlisted_module_folder_and_bad_quiz_settings_are_reported(courses_dir: Path) -> None:

@@ -43,10 +43,26 @@ def test_kap_foundations_has_the_required_shape(curriculum) -> None:
         assert 6 <= len(module.questions) <= 10, module.slug
         assert len(module.lesson_markdown.split()) > 600, module.slug
     text = " ".join(m.lesson_markdown for m in modules)
-    for topic in ("Ahuja", "GAD-7", "PHQ-9", "sublingual", "intramuscular", "intravenous", "911", "integration"):
+    for topic in (
+        "Ahuja",
+        "GAD-7",
+        "PHQ-9",
+        "sublingual",
+        "intramuscular",
+        "intravenous",
+        "911",
+        "integration",
+    ):
         assert topic.lower() in text.lower(), topic
     kinds = {q.kind for m in modules for q in m.questions}
-    assert {"multichoice", "multiresponse", "truefalse", "shortanswer", "numerical", "matching"} <= kinds
+    assert {
+        "multichoice",
+        "multiresponse",
+        "truefalse",
+        "shortanswer",
+        "numerical",
+        "matching",
+    } <= kinds
 
 
 def test_every_question_can_be_answered_fully(curriculum) -> None:
@@ -69,7 +85,10 @@ def test_seed_demo_enrols_the_applicant_and_certifies_the_partner(app, db_sessio
     assert enrollments["partner@example.org"].status == EnrollmentStatus.COMPLETED
     certificate = db.session.scalar(select(Certificate))
     assert certificate.holder_name == "Pat Partner"
-    assert db.session.scalar(select(func.count()).select_from(QuizAttempt).where(QuizAttempt.passed)) == 10
+    assert (
+        db.session.scalar(select(func.count()).select_from(QuizAttempt).where(QuizAttempt.passed))
+        == 10
+    )
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "completed" not in again.output
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1

@@ -49,8 +49,18 @@ def _positions(attempt: QuizAttempt) -> dict[str, int]:
 
 def _answer_all(client, attempt: QuizAttempt, capital: int, sky: str) -> None:
     pos = _positions(attempt)
-    assert client.post(f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": capital}).status_code == 200
-    assert client.post(f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": sky}).status_code == 200
+    assert (
+        client.post(
+            f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": capital}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": sky}
+        ).status_code
+        == 200
+    )
 
 
 def test_catalogue_and_course_page(client, learner) -> None:
@@ -67,7 +77,9 @@ def test_enrolment_in_a_free_course_is_immediate(client, learner) -> None:
     assert db.session.scalar(select(func.count()).select_from(Enrollment)) == 1
 
 
-def test_paid_course_without_payments_configured_needs_no_payment(app, client, learner, courses_dir, sync_courses) -> None:
+def test_paid_course_without_payments_configured_needs_no_payment(
+    app, client, learner, courses_dir, sync_courses
+) -> None:
     meta = courses_dir / "mini-course/course.toml"
     meta.write_text(meta.read_text().replace("price_cents = 0", "price_cents = 49500"))
     sync_courses()
@@ -102,7 +114,13 @@ def test_pass_the_quiz_then_finish_and_get_the_certificate(client, learner, mail
     attempt = _start(client)
     page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
     assert "What is the capital of France?" in page
-    paris = next(i for i, a in enumerate(attempt.questions[_positions(attempt)["Capital"]]["question"]["answers"]) if a["text"] == "Paris")
+    paris = next(
+        i
+        for i, a in enumerate(
+            attempt.questions[_positions(attempt)["Capital"]]["question"]["answers"]
+        )
+        if a["text"] == "Paris"
+    )
     _answer_all(client, attempt, paris, "true")
     # a reload shows what was saved
     page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
@@ -116,7 +134,9 @@ def test_pass_the_quiz_then_finish_and_get_the_certificate(client, learner, mail
     # evaluation is required before the certificate
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
     missing = client.post(f"{BASE}/evaluation", data={"improve": "more"})
-    assert missing.status_code == 422 and "Answer every required question" in missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "Answer every required question" in missing.get_data(
+        as_text=True
+    )
     done = client.post(f"{BASE}/evaluation", data={"objectives-met": "5", "improve": "nothing"})
     assert done.status_code == 302
     certificate = db.session.scalar(select(Certificate))
@@ -138,8 +158,16 @@ def test_tampered_and_repeated_submissions_change_nothing(client, learner) -> No
     unknown_choice = client.post(f"/attempts/{attempt.id}/answers/{pos}", data={f"q{pos}": "99"})
     assert unknown_choice.status_code == 400 and "not valid" in unknown_choice.get_json()["error"]
     not_in_attempt = client.post(f"/attempts/{attempt.id}/answers/7", data={"q7": "0"})
-    assert not_in_attempt.status_code == 400 and "not part of this attempt" in not_in_attempt.get_json()["error"]
-    assert db.session.scalar(select(func.count()).select_from(QuizAttempt.answers.property.mapper.class_)) == 0
+    assert (
+        not_in_attempt.status_code == 400
+        and "not part of this attempt" in not_in_attempt.get_json()["error"]
+    )
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(QuizAttempt.answers.property.mapper.class_)
+        )
+        == 0
+    )
     client.post(f"/attempts/{attempt.id}/submit")
     score = db.session.get(QuizAttempt, attempt.id).score
     again = client.post(f"/attempts/{attempt.id}/submit", follow_redirects=True)
@@ -155,14 +183,18 @@ def test_attempt_limit_and_cooldown(client, learner) -> None:
     first = _start(client)
     client.post(f"/attempts/{first.id}/submit")  # nothing answered: 0%
     assert db.session.get(QuizAttempt, first.id).passed is False
-    blocked = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(as_text=True)
+    blocked = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "try again after a short break" in blocked
     with freeze_time(utcnow() + timedelta(minutes=11)):
         second = _start(client)
         assert second.number == 2
         client.post(f"/attempts/{second.id}/submit")
     with freeze_time(utcnow() + timedelta(minutes=30)):
-        refused = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(as_text=True)
+        refused = client.post(f"{BASE}/modules/01-basics/quiz", follow_redirects=True).get_data(
+            as_text=True
+        )
     assert "used all 2 attempts" in refused
     assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 2
 
@@ -177,7 +209,9 @@ def test_time_limit_scores_what_was_saved(client, learner, courses_dir, sync_cou
     pos = _positions(attempt)
     client.post(f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": "true"})
     with freeze_time(utcnow() + timedelta(minutes=6)):
-        late = client.post(f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": "0"})
+        late = client.post(
+            f"/attempts/{attempt.id}/answers/{pos['Capital']}", data={f"q{pos['Capital']}": "0"}
+        )
         assert late.status_code == 409 and "Time is up" in late.get_json()["error"]
     attempt = db.session.get(QuizAttempt, attempt.id)
     assert attempt.status == AttemptStatus.TIMED_OUT
@@ -194,5 +228,7 @@ def test_another_learners_attempt_is_not_found(app, client, learner, make_user) 
 
     log_in(other_client, other)
     assert other_client.get(f"/attempts/{attempt.id}").status_code == 404
-    assert other_client.post(f"/attempts/{attempt.id}/answers/0", data={"q0": "0"}).status_code == 404
+    assert (
+        other_client.post(f"/attempts/{attempt.id}/answers/0", data={"q0": "0"}).status_code == 404
+    )
     assert other_client.post(f"/attempts/{attempt.id}/submit").status_code == 404

@@ -1,4 +1,5 @@
-"""Versions: changed modules are redone, unchanged ones keep their completion, attempts stay frozen."""
+"""Versions: changed modules are redone, unchanged ones keep their completion,
+and attempts stay frozen."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ def test_sync_is_idempotent(sync_courses) -> None:
     second = sync_courses()
     assert [r.outcome for r in first] == ["created"]
     assert [r.outcome for r in second] == ["unchanged"]
-    assert db.session.scalar(select(CourseVersion.number).where(CourseVersion.course_id == _course().id)) == 1
+    assert (
+        db.session.scalar(
+            select(CourseVersion.number).where(CourseVersion.course_id == _course().id)
+        )
+        == 1
+    )
 
 
 def test_changing_one_module_keeps_the_other_modules_completion(
