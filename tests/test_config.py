@@ -114,3 +114,29 @@ def test_proxy_fix_trusts_the_configured_proxy(tmp_path) -> None:
         headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
     )
     assert seen == {"ip": "203.0.113.9", "scheme": "https"}
+
+
+def test_rate_limits_are_shared_through_redis_when_configured(tmp_path) -> None:
+    """Two app servers with the same REDIS_URL count log-in attempts together."""
+    from limits.storage import RedisStorage
+
+    from lms.extensions import limiter
+    from tests.conftest import make_config, migrate_to_head
+
+    settings = make_config(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'rl.sqlite3'}",
+        INSTANCE_PATH=str(tmp_path),
+        REDIS_URL="redis://127.0.0.1:6379/14",
+        RATELIMIT_STORAGE_URI=None,
+        LOGIN_RATE_LIMIT="2 per minute",
+        RATELIMIT_KEY_PREFIX=f"test-{tmp_path.name}",
+    )
+    first = create_app(settings)
+    migrate_to_head(first)
+    assert isinstance(limiter._storage, RedisStorage)
+    form = {"email": "nobody@example.org", "password": "wrong password!!"}
+    assert first.test_client().post("/login", data=form).status_code == 401
+    second = create_app(settings)  # another app server, same Redis
+    assert second.test_client().post("/login", data=form).status_code == 401
+    assert second.test_client().post("/login", data=form).status_code == 429
+    limiter.reset()

@@ -96,3 +96,39 @@ def test_pdf_is_for_the_holder_and_admins_only(app, certificate, make_user) -> N
     assert admin.get(f"/certificates/{certificate.id}.pdf").status_code == 200
     anonymous = app.test_client().get(f"/certificates/{certificate.id}.pdf")
     assert anonymous.status_code == 302
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text drawn on the page (ReportLab streams are ASCII85 + Flate encoded)."""
+    import base64
+    import re
+    import zlib
+
+    chunks = []
+    for raw in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        data = raw.strip()
+        try:
+            if data.endswith(b"~>"):
+                data = base64.a85decode(data[:-2])
+            chunks.append(zlib.decompress(data).decode("latin-1"))
+        except (ValueError, zlib.error):
+            continue
+    return "\n".join(chunks)
+
+
+def test_pdf_carries_every_detail_and_the_verification_link(certificate) -> None:
+    from lms.training.certificates import render_pdf
+
+    url = f"https://partners.example.org/verify/{certificate.code}"
+    text = _pdf_text(render_pdf(certificate, url))
+    for expected in (
+        "Casey Holder",
+        "Mini course",
+        certificate.code,
+        "1.5 continuing-education hours",
+        "Approved for 1.5 test hours.",
+        certificate.issued_at.strftime("Issued %B %-d, %Y"),
+        certificate.expires_at.strftime("Valid until %B %-d, %Y"),
+        f"Verify: {url}",
+    ):
+        assert expected in text, expected
