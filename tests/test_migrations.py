@@ -31,7 +31,7 @@ def _fresh_database(tmp_path: Path) -> Iterator[str]:
     if not url:
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    name = "lms_migration_check"
+    name = f"{make_url(url).database}_migration_check"  # beside the test database, per run
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
