@@ -61,6 +61,7 @@ def import_models() -> None:
     """Import every models module so the metadata (and Alembic) sees all tables."""
     from lms import audit  # noqa: F401
     from lms.accounts import models  # noqa: F401
+    from lms.payments import models as payment_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
 
 
@@ -68,12 +69,14 @@ def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
     from lms.main.views import bp as main_bp
+    from lms.payments.views import bp as payments_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(payments_bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -30,8 +30,15 @@ class Config:
     INSTANCE_PATH = str(PROJECT_ROOT / "instance")
     DATABASE_URL: str | None = None  # default: SQLite file under the instance folder
     COURSES_PATH = str(PROJECT_ROOT / "courses")
-    # Payments are off unless a Stripe secret key is set (the payments feature).
+    # Payments (Stripe) are off unless STRIPE_SECRET_KEY is set; see docs/CONFIGURATION.md.
     STRIPE_SECRET_KEY: str | None = None
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    # Where the API and Stripe.js live (a Stripe-compatible test server in tests).
+    STRIPE_API_BASE = "https://api.stripe.com"
+    STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    # The return page says the confirmation is late after this many seconds.
+    PAYMENT_LATE_AFTER_SECONDS = 20
     SQLALCHEMY_ECHO = False
     REDIS_URL: str | None = None
 
@@ -149,6 +156,10 @@ _ENV_KEYS: dict[str, Any] = {
     "PROXY_FIX_HOPS": int,
     "COURSES_PATH": str,
     "STRIPE_SECRET_KEY": str,
+    "STRIPE_PUBLISHABLE_KEY": str,
+    "STRIPE_WEBHOOK_SECRET": str,
+    "STRIPE_API_BASE": str,
+    "STRIPE_JS_URL": str,
 }
 
 
@@ -235,5 +246,9 @@ def validate(settings: Mapping[str, Any]) -> None:
         "ALLOW_SQLITE_IN_PRODUCTION"
     ):
         problems.append("DATABASE_URL points to SQLite; production runs on PostgreSQL")
+    if settings.get("STRIPE_SECRET_KEY"):
+        for key in ("STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+            if not settings.get(key):
+                problems.append(f"STRIPE_SECRET_KEY is set but {key} is not")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")

@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, MetaData, Select, create_engine, event, func, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -168,3 +178,9 @@ def paginate(session: Session, stmt: Select[Any], page: int, per_page: int) -> P
     page = min(page, last)
     items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:
+    """Case-insensitive "contains" search over ``columns`` (the admin search boxes)."""
+    needle = f"%{text.strip().lower()}%"
+    return or_(*(func.lower(column).like(needle) for column in columns))

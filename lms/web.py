@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -38,11 +39,36 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
 
 
+def _origin(url: str | None) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def stripe_sources(app: Flask) -> tuple[list[str], list[str]]:
+    """Origins Stripe.js needs when payments are on: (script and frame, connect)."""
+    cfg = app.config
+    if not cfg.get("STRIPE_SECRET_KEY"):
+        return [], []
+    js = _origin(cfg.get("STRIPE_JS_URL"))
+    api = _origin(cfg.get("STRIPE_API_BASE"))
+    scripts = [js] if js else []
+    return scripts, [o for o in dict.fromkeys([api, js]) if o]
+
+
+def stripe_frame_sources(app: Flask) -> list[str]:
+    scripts, _ = stripe_sources(app)
+    # Real Stripe.js shows 3-D Secure challenges in frames from hooks.stripe.com.
+    return scripts + (["https://hooks.stripe.com"] if "https://js.stripe.com" in scripts else [])
+
+
 def content_security_policy(app: Flask) -> str:
     cfg = app.config
-    script = " ".join(["'self'", *cfg["CSP_EXTRA_SCRIPT_SRC"]])
-    frame = " ".join(["'self'", *cfg["CSP_EXTRA_FRAME_SRC"]])
-    connect = " ".join(["'self'", *cfg["CSP_EXTRA_CONNECT_SRC"]])
+    stripe_js, stripe_connect = stripe_sources(app)
+    script = " ".join(dict.fromkeys(["'self'", *cfg["CSP_EXTRA_SCRIPT_SRC"], *stripe_js]))
+    frame = " ".join(
+        dict.fromkeys(["'self'", *cfg["CSP_EXTRA_FRAME_SRC"], *stripe_frame_sources(app)])
+    )
+    connect = " ".join(dict.fromkeys(["'self'", *cfg["CSP_EXTRA_CONNECT_SRC"], *stripe_connect]))
     return (
         "default-src 'self'; "
         f"script-src {script}; "

@@ -24,6 +24,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.accept_invitation",
     "training.verify",
     "training.verify_code",
+    "payments.webhook",
 }
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from lms import audit
 from lms.accounts import services
@@ -24,7 +24,7 @@ from lms.admin.forms import (
 )
 from lms.audit import AuditEvent
 from lms.auth import admin_required, current_user_obj, get_or_404
-from lms.db import paginate, utcnow
+from lms.db import matches_any, paginate, utcnow
 from lms.extensions import db
 from lms.mail import mail_folder
 from lms.timezones import viewer_zone
@@ -49,8 +49,7 @@ def users() -> Any:
     stmt = select(User)
     if form.validate():
         if form.q.data:
-            needle = f"%{form.q.data.strip().lower()}%"
-            stmt = stmt.where(or_(User.email.like(needle), func.lower(User.full_name).like(needle)))
+            stmt = stmt.where(matches_any(form.q.data, User.email, User.full_name))
         if form.role.data:
             stmt = stmt.where(User.role == Role(form.role.data))
         if form.status.data == "active":
@@ -308,13 +307,7 @@ def certificates() -> Any:
     query = (request.args.get("q") or "").strip()
     stmt = select(Certificate)
     if query:
-        needle = f"%{query.lower()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Certificate.holder_name).like(needle),
-                func.lower(Certificate.code).like(needle),
-            )
-        )
+        stmt = stmt.where(matches_any(query, Certificate.holder_name, Certificate.code))
     stmt = stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
     page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
     from lms.training.forms import RevokeForm

@@ -70,7 +70,10 @@ def get_enrollment(user: User, course: Course) -> Enrollment | None:
 
 
 def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enrollment:
-    """Enrol ``user``: free courses, comped enrolments and servers without payments open at once."""
+    """Enrol ``user``: free courses, comped enrolments and servers without payments open at once.
+
+    A paid course with payments on returns a PENDING_PAYMENT enrolment with its Payment.
+    """
     if course.current_version_id is None:
         raise TrainingError("This course is not available yet.")
     enrollment = get_enrollment(user, course)
@@ -86,9 +89,10 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
     elif not payments_configured():
         source = EnrollmentSource.NO_PAYMENT_CONFIGURED
     else:
-        raise TrainingError(
-            "Online payment for this course is not available yet. Contact the operations team."
-        )
+        from lms.payments.services import start_payment
+
+        # Paid: the enrolment waits for Stripe's signed confirmation (lms/payments).
+        return start_payment(user, course, enrollment)
     now = utcnow()
     if enrollment is None:
         enrollment = Enrollment(user_id=user.id, course_id=course.id)

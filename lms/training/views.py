@@ -25,7 +25,14 @@ from lms.mail import external_url
 from lms.training import certificates as certs
 from lms.training import quiz, services
 from lms.training.forms import ConfirmForm, VerifyForm, response_from_form
-from lms.training.models import AttemptStatus, Certificate, Course, Enrollment, QuizAttempt
+from lms.training.models import (
+    AttemptStatus,
+    Certificate,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    QuizAttempt,
+)
 from lms.training.services import LIKERT, TrainingError
 from lms.training.sync import ASSET_PREFIX, courses_root
 
@@ -87,12 +94,18 @@ def enroll(slug: str) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.enroll(current_user_obj(), course)
+        enrollment = services.enroll(current_user_obj(), course)
     except TrainingError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("training.course", slug=slug))
     db.session.commit()
+    if enrollment.status == EnrollmentStatus.PENDING_PAYMENT:
+        from lms.payments.services import open_payment
+
+        payment = open_payment(enrollment)
+        if payment is not None:
+            return redirect(url_for("payments.pay", payment_id=payment.id))
     flash(f"You are enrolled in {course.title}.", "success")
     return redirect(url_for("training.course", slug=slug))
 

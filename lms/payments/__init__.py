@@ -1,0 +1,1 @@
+"""Payments: paid enrolment through Stripe, signed webhooks, refunds, comped enrolments."""
