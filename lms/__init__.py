@@ -55,6 +55,7 @@ def init_extensions(app: Flask) -> None:
     jobs.init_app(app)
     auth.init_app(app)
     import_models()
+    import_jobs()
 
 
 def import_models() -> None:
@@ -63,6 +64,12 @@ def import_models() -> None:
     from lms.accounts import models  # noqa: F401
     from lms.payments import models as payment_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
+
+
+def import_jobs() -> None:
+    """Import every module that declares background or scheduled jobs (the worker runs them)."""
+    from lms import mail  # noqa: F401
+    from lms.training import tasks  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

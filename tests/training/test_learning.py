@@ -232,3 +232,23 @@ def test_another_learners_attempt_is_not_found(app, client, learner, make_user) 
         other_client.post(f"/attempts/{attempt.id}/answers/0", data={"q0": "0"}).status_code == 404
     )
     assert other_client.post(f"/attempts/{attempt.id}/submit").status_code == 404
+
+
+def test_scheduled_job_scores_attempts_past_their_time_limit(
+    client, learner, courses_dir, sync_courses
+) -> None:
+    from lms.training.tasks import score_expired_attempts
+
+    meta = courses_dir / "mini-course/modules/01-basics/module.toml"
+    meta.write_text(meta.read_text().replace("time_limit_minutes = 0", "time_limit_minutes = 5"))
+    sync_courses()
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    pos = _positions(attempt)
+    client.post(f"/attempts/{attempt.id}/answers/{pos['Sky']}", data={f"q{pos['Sky']}": "true"})
+    assert score_expired_attempts() == 0  # still within the limit
+    with freeze_time(utcnow() + timedelta(minutes=6)):
+        assert score_expired_attempts() == 1
+    attempt = db.session.get(QuizAttempt, attempt.id)
+    assert attempt.status == AttemptStatus.TIMED_OUT and attempt.score == 0.5
