@@ -509,13 +509,15 @@ def render_lesson(markdown_text: str, image_base_url: str) -> str:
         lambda m: f'{m.group(1)}{image_base_url.rstrip("/")}/{m.group(2)}"',
         html,
     )
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
+    # Wide tables scroll sideways on phones: make them reachable by keyboard too.
+    return clean.replace("<table>", '<table tabindex="0">')
 
 
 def check_root(root: Path) -> list[Problem]:

@@ -54,6 +54,10 @@ def _module_version(course: Course, spec: ModuleSpec) -> ModuleVersion:
         )
     )
     if existing is not None:
+        # The HTML is derived from the Markdown: refresh it when the renderer improves.
+        html = render_lesson(spec.lesson_markdown, asset_base_url(course.slug))
+        if existing.lesson_html != html:
+            existing.lesson_html = html
         return existing
     version = ModuleVersion(
         course_id=course.id,
