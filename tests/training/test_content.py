@@ -79,7 +79,7 @@ def test_unlisted_module_folder_and_bad_quiz_settings_are_reported(courses_dir: 
 def test_lesson_rendering_keeps_structure_and_removes_scripts(courses_dir: Path) -> None:
     markdown_text = (courses_dir / "mini-course/modules/01-basics/lesson.md").read_text()
     html = render_lesson(markdown_text, asset_base_url("mini-course"))
-    assert "<table>" in html and "<h2>" in html
+    assert '<table tabindex="0">' in html and "<h2>" in html
     assert 'class="admonition note"' in html
     assert 'src="/learn/assets/mini-course/images/diagram.svg"' in html
     assert "<script" not in html
