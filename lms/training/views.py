@@ -95,11 +95,15 @@ def enroll(slug: str) -> Any:
         abort(400)
     try:
         enrollment = services.enroll(current_user_obj(), course)
+        db.session.commit()
     except TrainingError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("training.course", slug=slug))
-    db.session.commit()
+    except IntegrityError:
+        # A double click enrolled in a parallel request: that one stands.
+        db.session.rollback()
+        return redirect(url_for("training.course", slug=slug))
     if enrollment.status == EnrollmentStatus.PENDING_PAYMENT:
         from lms.payments.services import open_payment
 
@@ -195,8 +199,14 @@ def _after_module(course: Course, enrollment: Enrollment) -> Any:
 # --- quiz attempts ------------------------------------------------------------------------
 
 
-def _attempt_or_404(attempt_id: int) -> QuizAttempt:
+def _attempt_or_404(attempt_id: int, *, lock: bool = False) -> QuizAttempt:
+    """The current user's attempt; ``lock`` serialises submissions on PostgreSQL."""
     user = current_user_obj()
+    if lock:
+        attempt = db.session.get(QuizAttempt, attempt_id, with_for_update=True)
+        if attempt is None or attempt.user_id != user.id:
+            abort(404)
+        return attempt
     return get_or_404(QuizAttempt, attempt_id, allowed=lambda a: a.user_id == user.id)
 
 
@@ -216,13 +226,17 @@ def start_quiz(slug: str, module_slug: str) -> Any:
     try:
         state = services.module_state(enrollment, module_slug)
         attempt = quiz.start_attempt(enrollment, state)
+        db.session.commit()
     except LookupError:
         abort(404)
     except TrainingError as error:
         db.session.commit()  # keeps an attempt scored on time-out, if any
         flash(error.message, "error")
         return redirect(url_for("training.lesson", slug=slug, module_slug=module_slug) + "#quiz")
-    db.session.commit()
+    except IntegrityError:
+        # A double click started the same attempt in a parallel request: resume that one.
+        db.session.rollback()
+        return redirect(url_for("training.lesson", slug=slug, module_slug=module_slug) + "#quiz")
     return redirect(url_for("training.attempt", attempt_id=attempt.id))
 
 
@@ -289,7 +303,7 @@ def _save_error(message: str, status: int) -> Any:
 
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 def submit_attempt(attempt_id: int) -> Any:
-    attempt = _attempt_or_404(attempt_id)
+    attempt = _attempt_or_404(attempt_id, lock=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if attempt.status != AttemptStatus.IN_PROGRESS:

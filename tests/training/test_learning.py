@@ -252,3 +252,22 @@ def test_scheduled_job_scores_attempts_past_their_time_limit(
         assert score_expired_attempts() == 1
     attempt = db.session.get(QuizAttempt, attempt.id)
     assert attempt.status == AttemptStatus.TIMED_OUT and attempt.score == 0.5
+
+
+def test_double_clicks_do_not_cause_errors(client, learner, monkeypatch) -> None:
+    """A parallel request that won the race (unique constraint) leaves a normal page, not a 500."""
+    from sqlalchemy.exc import IntegrityError
+
+    from lms.training import quiz, services
+
+    def lost_race(*_args, **_kwargs):
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(services, "enroll", lost_race)
+    assert client.post(f"{BASE}/enroll").status_code == 302
+    monkeypatch.undo()
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    monkeypatch.setattr(quiz, "start_attempt", lost_race)
+    response = client.post(f"{BASE}/modules/01-basics/quiz")
+    assert response.status_code == 302 and "#quiz" in response.headers["Location"]
