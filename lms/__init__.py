@@ -44,7 +44,7 @@ def init_proxy(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
-    from lms import auth, jobs
+    from lms import auth, jobs, storage
     from lms.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -54,6 +54,7 @@ def init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     jobs.init_app(app)
     auth.init_app(app)
+    storage.init_app(app)
     import_models()
     import_jobs()
 
@@ -62,6 +63,7 @@ def import_models() -> None:
     """Import every models module so the metadata (and Alembic) sees all tables."""
     from lms import audit  # noqa: F401
     from lms.accounts import models  # noqa: F401
+    from lms.licensure import models as licensure_models  # noqa: F401
     from lms.payments import models as payment_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
 
@@ -69,12 +71,14 @@ def import_models() -> None:
 def import_jobs() -> None:
     """Import every module that declares background or scheduled jobs (the worker runs them)."""
     from lms import mail  # noqa: F401
+    from lms.licensure import tasks as licensure_tasks  # noqa: F401
     from lms.training import tasks  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
+    from lms.licensure.views import bp as licensure_bp
     from lms.main.views import bp as main_bp
     from lms.payments.views import bp as payments_bp
     from lms.training.views import bp as training_bp
@@ -84,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(licensure_bp)
 
 
 def register_cli(app: Flask) -> None:

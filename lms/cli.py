@@ -64,6 +64,13 @@ def register(app: Flask) -> None:
         for line in seed_training(users["therapist@example.org"], users["partner@example.org"]):
             click.echo(f"  {line}")
         db.session.commit()
+        from lms.licensure.demo import seed_licensure
+
+        for line in seed_licensure(
+            users["admin@example.org"], users["therapist@example.org"], users["partner@example.org"]
+        ):
+            click.echo(f"  {line}")
+        db.session.commit()
 
     @app.cli.command("create-admin")
     @click.argument("email")

@@ -58,7 +58,21 @@ class Config:
     # Forms
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = 8 * 3600
-    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Requests larger than this get the friendly 413 page. Unset: room for
+    # UPLOAD_MAX_FILES documents of UPLOAD_MAX_BYTES each plus the form fields.
+    MAX_CONTENT_LENGTH: int | None = None
+
+    # Uploaded documents (licensure): local files under <instance>/uploads, or S3.
+    STORAGE_BACKEND = "local"  # "local" or "s3"
+    UPLOAD_FOLDER: str | None = None  # default: <instance>/uploads
+    UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # per file
+    UPLOAD_MAX_FILES = 3  # per form
+    S3_BUCKET: str | None = None
+    S3_ENDPOINT_URL: str | None = None  # unset: AWS; set for MinIO, R2, Spaces...
+    S3_REGION: str | None = None
+    S3_PREFIX = "uploads/"
+    # Licensure: a verification is due again this many months after it was made.
+    LICENSE_REVERIFY_MONTHS = 36
 
     # Accounts
     EMAIL_VERIFICATION_MAX_AGE = 48 * 3600
@@ -152,6 +166,15 @@ _ENV_KEYS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": "bool",
     "HSTS_SECONDS": int,
     "MAX_CONTENT_LENGTH": int,
+    "STORAGE_BACKEND": str,
+    "UPLOAD_FOLDER": str,
+    "UPLOAD_MAX_BYTES": int,
+    "UPLOAD_MAX_FILES": int,
+    "S3_BUCKET": str,
+    "S3_ENDPOINT_URL": str,
+    "S3_REGION": str,
+    "S3_PREFIX": str,
+    "LICENSE_REVERIFY_MONTHS": int,
     "ALLOW_SQLITE_IN_PRODUCTION": "bool",
     "PROXY_FIX_HOPS": int,
     "COURSES_PATH": str,
@@ -211,6 +234,13 @@ def _derive(s: dict[str, Any]) -> dict[str, Any]:
         s["HUEY_SQLITE_PATH"] = str(instance / "jobs.db")
     if not s.get("RATELIMIT_STORAGE_URI"):
         s["RATELIMIT_STORAGE_URI"] = s["REDIS_URL"] if s.get("REDIS_URL") else "memory://"
+    if not s.get("UPLOAD_FOLDER"):
+        s["UPLOAD_FOLDER"] = str(instance / "uploads")
+    s["STORAGE_BACKEND"] = str(s.get("STORAGE_BACKEND") or "local").strip().lower()
+    if not s.get("MAX_CONTENT_LENGTH"):
+        s["MAX_CONTENT_LENGTH"] = (
+            int(s["UPLOAD_MAX_BYTES"]) * int(s["UPLOAD_MAX_FILES"]) + 1024 * 1024
+        )
     s["DEBUG"] = s.get("DEBUG") or s["LMS_ENV"] == "development"
     return s
 
@@ -229,6 +259,12 @@ def validate(settings: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"LMS_ENV must be 'development' or 'production', not {settings.get('LMS_ENV')!r}."
         )
+    if settings.get("STORAGE_BACKEND", "local") not in {"local", "s3"}:
+        raise ConfigError(
+            f"STORAGE_BACKEND must be 'local' or 's3', not {settings.get('STORAGE_BACKEND')!r}."
+        )
+    if settings.get("STORAGE_BACKEND") == "s3" and not settings.get("S3_BUCKET"):
+        raise ConfigError("STORAGE_BACKEND is 's3' but S3_BUCKET is not set.")
     if settings["LMS_ENV"] != "production":
         return
     problems = []

@@ -26,17 +26,28 @@ def index() -> Any:
 @bp.route("/dashboard")
 def dashboard() -> Any:
     from lms.auth import current_user_obj
+    from lms.licensure import services as licensure
     from lms.training import services as training
 
     user = current_user_obj()
     learning = []
+    licensure_overview = None
+    awaiting_review = 0
     if user.role.value == "therapist":
         learning = [
             training.course_progress(enrollment)
             for enrollment in training.user_enrollments(user)
             if enrollment.is_open
         ]
-    return render_template("main/dashboard.html", learning=learning)
+        licensure_overview = licensure.overview(user)
+    elif user.role.value == "admin":
+        awaiting_review = licensure.awaiting_count()
+    return render_template(
+        "main/dashboard.html",
+        learning=learning,
+        licensure=licensure_overview,
+        awaiting_review=awaiting_review,
+    )
 
 
 @bp.route("/healthz")

@@ -1,0 +1,1 @@
+"""Licensure: therapists' licenses, malpractice insurance and attestation; admin verification."""
