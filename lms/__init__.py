@@ -63,6 +63,7 @@ def import_models() -> None:
     """Import every models module so the metadata (and Alembic) sees all tables."""
     from lms import audit  # noqa: F401
     from lms.accounts import models  # noqa: F401
+    from lms.certification import models as certification_models  # noqa: F401
     from lms.licensure import models as licensure_models  # noqa: F401
     from lms.payments import models as payment_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
@@ -78,6 +79,7 @@ def import_jobs() -> None:
 def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
+    from lms.certification.views import bp as certification_bp
     from lms.licensure.views import bp as licensure_bp
     from lms.main.views import bp as main_bp
     from lms.payments.views import bp as payments_bp
@@ -89,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(licensure_bp)
+    app.register_blueprint(certification_bp)
 
 
 def register_cli(app: Flask) -> None:

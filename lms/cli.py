@@ -71,6 +71,11 @@ def register(app: Flask) -> None:
         ):
             click.echo(f"  {line}")
         db.session.commit()
+        from lms.certification.demo import seed_certification
+
+        for line in seed_certification(users["partner@example.org"]):
+            click.echo(f"  {line}")
+        db.session.commit()
 
     @app.cli.command("create-admin")
     @click.argument("email")

@@ -30,6 +30,8 @@ class Config:
     INSTANCE_PATH = str(PROJECT_ROOT / "instance")
     DATABASE_URL: str | None = None  # default: SQLite file under the instance folder
     COURSES_PATH = str(PROJECT_ROOT / "courses")
+    # The partner agreement's versions (v1.md, v2.md...); the highest version is current.
+    AGREEMENTS_PATH = str(PROJECT_ROOT / "agreements" / "partner-agreement")
     # Payments (Stripe) are off unless STRIPE_SECRET_KEY is set; see docs/CONFIGURATION.md.
     STRIPE_SECRET_KEY: str | None = None
     STRIPE_PUBLISHABLE_KEY: str | None = None
@@ -178,6 +180,7 @@ _ENV_KEYS: dict[str, Any] = {
     "ALLOW_SQLITE_IN_PRODUCTION": "bool",
     "PROXY_FIX_HOPS": int,
     "COURSES_PATH": str,
+    "AGREEMENTS_PATH": str,
     "STRIPE_SECRET_KEY": str,
     "STRIPE_PUBLISHABLE_KEY": str,
     "STRIPE_WEBHOOK_SECRET": str,

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from lms.auth import public
+from lms.db import utcnow
 from lms.extensions import db
 
 bp = Blueprint("main", __name__)
@@ -26,6 +27,7 @@ def index() -> Any:
 @bp.route("/dashboard")
 def dashboard() -> Any:
     from lms.auth import current_user_obj
+    from lms.certification import services as certification
     from lms.licensure import services as licensure
     from lms.training import services as training
 
@@ -33,6 +35,9 @@ def dashboard() -> Any:
     learning = []
     licensure_overview = None
     awaiting_review = 0
+    status = None
+    certificates = []
+    now = utcnow()
     if user.role.value == "therapist":
         learning = [
             training.course_progress(enrollment)
@@ -40,6 +45,8 @@ def dashboard() -> Any:
             if enrollment.is_open
         ]
         licensure_overview = licensure.overview(user)
+        status = certification.certification_status(user, now)
+        certificates = certification.user_certificates(user)
     elif user.role.value == "admin":
         awaiting_review = licensure.awaiting_count()
     return render_template(
@@ -47,6 +54,9 @@ def dashboard() -> Any:
         learning=learning,
         licensure=licensure_overview,
         awaiting_review=awaiting_review,
+        certification=status,
+        certificates=certificates,
+        now=now,
     )
 
 

@@ -66,7 +66,7 @@ def test_register_confirm_log_in_and_out(
     log_in_ok(page, "dana.whitfield@example.org")
     expect(page.get_by_role("heading", name="Welcome, Dana")).to_be_visible()
     expect(page.get_by_text("Dana Whitfield", exact=True)).to_be_visible()
-    expect(page.get_by_text("E-mail address confirmed")).to_be_visible()
+    expect(page.get_by_text("dana.whitfield@example.org confirmed.")).to_be_visible()
 
     log_out(page)
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()

@@ -1,0 +1,309 @@
+"""Certification, derived and never hand-set (docs/DESIGN.md).
+
+:func:`certification_status` is the one place that decides whether a therapist may use
+the partner tools. It is computed on every gated request from the records themselves, so
+a license that expires, a certificate that is revoked or a new agreement version ends
+access at once, whether or not any daily job has run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import exists, select
+
+from lms import audit
+from lms.accounts.models import Role, User
+from lms.certification import agreements
+from lms.certification.agreements import Agreement
+from lms.certification.models import AgreementAcceptance
+from lms.db import utcnow
+from lms.extensions import db
+from lms.licensure.models import InsurancePolicy, License, RecordStatus
+from lms.training.models import Certificate, Course
+
+# The order the checklist shows them in, which is also the order a therapist usually meets them.
+KEYS = ("account", "training", "license", "insurance", "agreement")
+
+
+@dataclass
+class Requirement:
+    """One line of the checklist. ``next_endpoint`` is where the therapist goes to meet it."""
+
+    key: str
+    label: str
+    met: bool
+    detail: str
+    next_endpoint: str | None = None
+    next_values: dict[str, Any] = field(default_factory=dict)
+    next_label: str | None = None
+
+    @property
+    def next_url(self) -> str | None:
+        """The next step's URL (needs an app or request context)."""
+        return url_for(self.next_endpoint, **self.next_values) if self.next_endpoint else None
+
+
+@dataclass
+class CertificationStatus:
+    requirements: list[Requirement]
+
+    @property
+    def certified(self) -> bool:
+        return all(r.met for r in self.requirements)
+
+    @property
+    def met_count(self) -> int:
+        return sum(r.met for r in self.requirements)
+
+    @property
+    def total(self) -> int:
+        return len(self.requirements)
+
+    @property
+    def missing(self) -> list[Requirement]:
+        return [r for r in self.requirements if not r.met]
+
+    @property
+    def next_step(self) -> Requirement | None:
+        """The first requirement not met: what the therapist should do next."""
+        return next(iter(self.missing), None)
+
+    def get(self, key: str) -> Requirement:
+        return next(r for r in self.requirements if r.key == key)
+
+
+class AgreementRefused(Exception):
+    """The acceptance was refused; ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _account(user: User) -> Requirement:
+    label = "Active account with a confirmed e-mail address"
+    if not user.is_active:
+        return Requirement("account", label, False, "Your account is deactivated.")
+    if not user.email_verified:
+        return Requirement(
+            "account",
+            label,
+            False,
+            f"Confirm {user.email} with the link we sent you.",
+            "accounts.check_email",
+            next_label="Send a new confirmation link",
+        )
+    return Requirement("account", label, True, f"{user.email} confirmed.")
+
+
+def _training(user: User, now: datetime) -> Requirement:
+    label = "Required training completed, with a valid certificate"
+    required = list(
+        db.session.scalars(
+            select(Course)
+            .where(Course.required_for_certification, Course.current_version_id.is_not(None))
+            .order_by(Course.title)
+        )
+    )
+    if not required:
+        # Fail closed: with no required course published, nobody can be trained yet.
+        return Requirement("training", label, False, "The required training is not published yet.")
+    valid = {
+        c.course_id
+        for c in db.session.scalars(
+            select(Certificate).where(
+                Certificate.user_id == user.id,
+                Certificate.course_id.in_([c.id for c in required]),
+            )
+        )
+        if c.status(now) == "valid"
+    }
+    todo = [c for c in required if c.id not in valid]
+    if not todo:
+        return Requirement("training", label, True, "Certificate valid for every required course.")
+    return Requirement(
+        "training",
+        label,
+        False,
+        "No valid certificate yet for " + ", ".join(c.title for c in todo) + ".",
+        "training.course",
+        {"slug": todo[0].slug},
+        f"Go to {todo[0].title}",
+    )
+
+
+def _record(user: User, model: Any, key: str, label: str, day: Any) -> Requirement:
+    valid = db.session.scalar(
+        select(
+            exists().where(
+                model.user_id == user.id,
+                model.status == RecordStatus.VERIFIED,
+                model.expires_on > day,
+            )
+        )
+    )
+    add = "licensure.add_license" if model is License else "licensure.add_insurance"
+    noun = "license" if model is License else "malpractice insurance policy"
+    if valid:
+        return Requirement(key, label, True, f"A verified, unexpired {noun} is on file.")
+    pending = db.session.scalar(
+        select(
+            exists().where(
+                model.user_id == user.id,
+                model.status == RecordStatus.PENDING,
+                model.expires_on > day,
+            )
+        )
+    )
+    if pending:
+        return Requirement(
+            key,
+            label,
+            False,
+            f"Your {noun} is awaiting verification by the network.",
+            "licensure.overview",
+            next_label="See your licensure records",
+        )
+    return Requirement(
+        key,
+        label,
+        False,
+        f"No verified, unexpired {noun} on file.",
+        add,
+        next_label=f"Add your {noun}",
+    )
+
+
+def _agreement(user: User, current: Agreement | None) -> Requirement:
+    label = "Current partner agreement (with the BAA) accepted"
+    if current is None:
+        return Requirement("agreement", label, False, "No partner agreement is published yet.")
+    row = accepted(user, current.version)
+    if row is not None:
+        return Requirement("agreement", label, True, f"You accepted {current.label}.")
+    earlier = latest_acceptance(user)
+    detail = (
+        f"A new version ({current.version}) replaces the one you accepted; read and accept it."
+        if earlier is not None
+        else "Read and accept the partner agreement."
+    )
+    return Requirement(
+        "agreement",
+        label,
+        False,
+        detail,
+        "certification.agreement",
+        next_label="Read and accept the agreement",
+    )
+
+
+def certification_status(user: User, now: datetime | None = None) -> CertificationStatus:
+    """Every requirement, met or not, in checklist order, with the next step for each.
+
+    Dates (license and insurance expiry) are compared in UTC: a record expiring on D
+    stops counting at 00:00 UTC on D, as in :func:`lms.licensure.services.today`.
+    """
+    now = now or utcnow()
+    day = now.astimezone(UTC).date()
+    return CertificationStatus(
+        [
+            _account(user),
+            _training(user, now),
+            _record(user, License, "license", "A verified license that has not expired", day),
+            _record(
+                user,
+                InsurancePolicy,
+                "insurance",
+                "Current malpractice insurance, verified",
+                day,
+            ),
+            _agreement(user, agreements.current()),
+        ]
+    )
+
+
+def is_certified(user: User, now: datetime | None = None) -> bool:
+    """May ``user`` use the partner tools now? Only therapists can be certified."""
+    return user.role == Role.THERAPIST and certification_status(user, now).certified
+
+
+def user_certificates(user: User) -> list[Certificate]:
+    """The therapist's certificates, newest first (the dashboard lists them with status)."""
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.user_id == user.id)
+            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+        )
+    )
+
+
+# --- the partner agreement ------------------------------------------------------------------
+
+
+def accepted(user: User, version: int) -> AgreementAcceptance | None:
+    return db.session.scalar(
+        select(AgreementAcceptance).where(
+            AgreementAcceptance.user_id == user.id, AgreementAcceptance.version == version
+        )
+    )
+
+
+def latest_acceptance(user: User) -> AgreementAcceptance | None:
+    return db.session.scalar(
+        select(AgreementAcceptance)
+        .where(AgreementAcceptance.user_id == user.id)
+        .order_by(AgreementAcceptance.version.desc())
+    )
+
+
+def _normalise(name: str) -> str:
+    return " ".join((name or "").split()).casefold()
+
+
+def accept_agreement(
+    user: User, version: int, full_name_typed: str, ip_address: str | None
+) -> AgreementAcceptance:
+    """Record that ``user`` accepted ``version``, signed by typing their full name.
+
+    ``version`` is the one the therapist read; if a newer one was published meanwhile
+    the acceptance is refused, so nobody accepts a text they did not see.
+    """
+    current = agreements.current()
+    if current is None:
+        raise AgreementRefused("No partner agreement is published yet.")
+    if version != current.version:
+        raise AgreementRefused(
+            "The agreement changed while you were reading it. Read the current version below."
+        )
+    if _normalise(full_name_typed) != _normalise(user.full_name):
+        raise AgreementRefused(
+            f"The name you typed does not match your account. Type your full name exactly "
+            f"as on your account: {user.full_name}."
+        )
+    existing = accepted(user, current.version)
+    if existing is not None:
+        return existing
+    row = AgreementAcceptance(
+        user_id=user.id,
+        version=current.version,
+        text_sha256=current.sha256,
+        full_name_typed=" ".join(full_name_typed.split()),
+        accepted_at=utcnow(),
+        ip_address=ip_address,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "agreement.accepted",
+        row,
+        actor=user,
+        object_type="agreement_acceptance",
+        version=current.version,
+        sha256=current.sha256,
+    )
+    return row
