@@ -66,6 +66,7 @@ def import_models() -> None:
     from lms.certification import models as certification_models  # noqa: F401
     from lms.licensure import models as licensure_models  # noqa: F401
     from lms.payments import models as payment_models  # noqa: F401
+    from lms.referrals import models as referral_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
 
 
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from lms.licensure.views import bp as licensure_bp
     from lms.main.views import bp as main_bp
     from lms.payments.views import bp as payments_bp
+    from lms.referrals.views import bp as referrals_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(main_bp)
@@ -92,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(licensure_bp)
     app.register_blueprint(certification_bp)
+    app.register_blueprint(referrals_bp)
 
 
 def register_cli(app: Flask) -> None:

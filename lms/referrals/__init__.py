@@ -1,0 +1,1 @@
+"""Patient referrals: certified therapists refer patients; clinicians work the pipeline."""
