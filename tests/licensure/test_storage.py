@@ -47,8 +47,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    if not Path(MOTO).exists():
-        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
+    # moto[server] is a declared test dependency: a missing server is a broken install, not a skip.
+    assert Path(MOTO).exists(), "moto_server is missing: run `make test` (installs '.[test]')"
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - our own test server
         [MOTO, "-H", "127.0.0.1", "-p", str(port)],
