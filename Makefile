@@ -38,6 +38,8 @@ seed: migrate
 	$(FLASK) seed-demo
 
 # Web server and worker together; Ctrl-C stops both.
+# Links in e-mails point at this server unless BASE_URL says otherwise.
+run: export BASE_URL ?= http://$(HOST):$(PORT)
 run: seed
 	@echo "Partner LMS on http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the worker)"
 	@trap 'kill -TERM $$worker $$web 2>/dev/null; wait $$worker $$web 2>/dev/null; echo; echo "Stopped."' INT TERM EXIT; \
