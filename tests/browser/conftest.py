@@ -153,7 +153,8 @@ def mailbox(smtp_server: MailSink) -> MailSink:
 class _Deferred:
     """The WSGI app the server calls; set once the app exists (it needs the server's port).
 
-    Also counts the requests in progress, so the database is never swapped under one.
+    Also counts the requests in progress, so the database is never swapped under one, and
+    reads each body whole before the server writes it.
     """
 
     def __init__(self) -> None:
@@ -166,7 +167,16 @@ class _Deferred:
         with self._idle:
             self._active += 1
         try:
-            return self.app(environ, start_response)
+            # The body is read and the app's iterable closed here, inside the count. The
+            # development server only closes it after draining the socket, and skips that
+            # when the browser has already dropped the connection (a cached favicon, a
+            # page closed mid-request), which leaks the open static file.
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
         finally:
             with self._idle:
                 self._active -= 1
