@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from lms import create_app, jobs
 from lms.accounts.models import Role, User
@@ -97,6 +97,36 @@ def db_session(app: Flask) -> Iterator[Any]:
         transaction.rollback()
         connection.close()
         db.bind_to(app, None)
+
+
+class QueryCounter:
+    """Counts the SQL statements the app runs (the "bounded queries per page" checks)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        self.statements = []
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app: Flask, db_session: Any) -> QueryCounter:
+    """``with count_queries as q: client.get(...)`` then ``q.count``."""
+    return QueryCounter(app.extensions["lms.db"].engine)
 
 
 @pytest.fixture

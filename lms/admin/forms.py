@@ -7,7 +7,9 @@ from wtforms import DateField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from lms.accounts.models import Role
+from lms.admin.reports import CERTIFICATION_FILTERS, DEFAULT_SORT, SORTS
 from lms.forms import choices
+from lms.licensure.data import JURISDICTIONS, license_type_pairs
 
 ROLE_PAIRS = [(r.value, r.label) for r in Role]
 ROLE_CHOICES = choices(ROLE_PAIRS)
@@ -75,3 +77,36 @@ class AuditFilterForm(FlaskForm):
     object_id = StringField("Object id", validators=[Optional(), Length(max=64)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class TherapistSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Search name or e-mail", validators=[Optional(), Length(max=200)])
+    state = SelectField(
+        "License state",
+        choices=choices(
+            [
+                ("", "Any state"),
+                *((code, f"{name} ({code})") for code, name in JURISDICTIONS.items()),
+            ]
+        ),
+        validators=[Optional()],
+    )
+    license_type = SelectField(
+        "License type",
+        choices=choices([("", "Any type"), *license_type_pairs()]),
+        validators=[Optional()],
+    )
+    certification = SelectField(
+        "Certification",
+        choices=choices([("", "Any"), *CERTIFICATION_FILTERS.items()]),
+        validators=[Optional()],
+    )
+    sort = SelectField(
+        "Sort by",
+        choices=choices([(key, label) for key, (label, _) in SORTS.items()]),
+        default=DEFAULT_SORT,
+        validators=[Optional()],
+    )

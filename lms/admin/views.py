@@ -14,20 +14,24 @@ from sqlalchemy import or_, select
 from lms import audit
 from lms.accounts import services
 from lms.accounts.models import Invitation, Role, User
+from lms.admin import reports
 from lms.admin.forms import (
     ActiveForm,
     AuditFilterForm,
     ConfirmForm,
     InviteForm,
     RoleForm,
+    TherapistSearchForm,
     UserSearchForm,
 )
 from lms.audit import AuditEvent
 from lms.auth import admin_required, current_user_obj, get_or_404
 from lms.db import matches_any, paginate, utcnow
+from lms.exports import csv_response
 from lms.extensions import db
 from lms.mail import mail_folder
 from lms.timezones import viewer_zone
+from lms.training.forms import RevokeForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,7 +43,80 @@ def _page_arg() -> int:
 @bp.route("/")
 @admin_required
 def index() -> Any:
-    return redirect(url_for("admin.users"))
+    """The operations dashboard: the onboarding funnel and what needs action now."""
+    from lms.licensure.services import today
+
+    now = utcnow()
+    return render_template(
+        "admin/dashboard.html",
+        funnel=reports.funnel(now),
+        awaiting=reports.awaiting_verification(),
+        expiring=reports.expiring_soon(today()),
+        referrals=reports.referrals_waiting(),
+        support=reports.support_overdue(now),
+        today=today(),
+    )
+
+
+def _directory_filters(form: TherapistSearchForm) -> reports.DirectoryFilters:
+    if not form.validate():
+        return reports.DirectoryFilters()
+    return reports.DirectoryFilters(
+        q=(form.q.data or "").strip(),
+        state=form.state.data or "",
+        license_type=form.license_type.data or "",
+        certification=form.certification.data or "",
+        sort=form.sort.data or reports.DEFAULT_SORT,
+    )
+
+
+@bp.route("/therapists")
+@admin_required
+def therapists() -> Any:
+    """The therapist directory: search, filter by state, license type and certification."""
+    form = TherapistSearchForm(request.args)
+    filters = _directory_filters(form)
+    now = utcnow()
+    page = paginate(
+        db.session,
+        reports.directory_query(filters, now),
+        _page_arg(),
+        current_app.config["PER_PAGE"],
+    )
+    rows = reports.directory_rows(list(page.items), now)
+    return render_template("admin/therapists.html", form=form, page=page, rows=rows), (
+        200 if not form.errors else 422
+    )
+
+
+@bp.route("/therapists.csv")
+@admin_required
+def therapists_csv() -> Any:
+    """Every therapist the directory shows under the same filters, same order, same columns."""
+    form = TherapistSearchForm(request.args)
+    filters = _directory_filters(form)
+    if form.errors:
+        return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
+    now = utcnow()
+    stmt = reports.directory_query(filters, now)
+    rows: list[list[str]] = []
+    offset, batch = 0, 500
+    while True:  # in batches, so each query of licenses and flags stays small
+        users = list(db.session.scalars(stmt.limit(batch).offset(offset)))
+        rows.extend(row.csv_values() for row in reports.directory_rows(users, now))
+        if len(users) < batch:
+            break
+        offset += batch
+    audit.record(
+        "report.exported",
+        None,
+        object_type="report",
+        report="therapists",
+        rows=len(rows),
+        filters=request.args.to_dict(),
+    )
+    db.session.commit()
+    return csv_response("therapists", reports.CSV_HEADER, rows)
 
 
 @bp.route("/users")
@@ -82,6 +159,9 @@ def user_detail(user_id: int) -> Any:
         "admin/user_detail.html",
         user=user,
         events=events,
+        therapist=reports.therapist_record(user, utcnow()) if user.role == Role.THERAPIST else None,
+        revoke_form=RevokeForm(),
+        now=utcnow(),
         active_form=ActiveForm(active="0" if user.is_active else "1"),
         role_form=RoleForm(role=user.role.value),
         confirm_form=ConfirmForm(),
@@ -310,8 +390,6 @@ def certificates() -> Any:
         stmt = stmt.where(matches_any(query, Certificate.holder_name, Certificate.code))
     stmt = stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
     page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
-    from lms.training.forms import RevokeForm
-
     return render_template(
         "admin/certificates.html", page=page, q=query, now=utcnow(), revoke_form=RevokeForm()
     )
@@ -321,14 +399,19 @@ def certificates() -> Any:
 @admin_required
 def revoke_certificate(certificate_id: int) -> Any:
     from lms.training import certificates as certs
-    from lms.training.forms import RevokeForm
     from lms.training.models import Certificate
 
     certificate = get_or_404(Certificate, certificate_id, allowed=lambda _c: True)
+    # From the therapist's page, back to it; from the certificates list, back to the list.
+    back = (
+        redirect(url_for("admin.user_detail", user_id=certificate.user_id))
+        if request.form.get("from") == "user"
+        else redirect(url_for("admin.certificates", q=certificate.code))
+    )
     form = RevokeForm()
     if not form.validate_on_submit():
         flash("Give a reason for revoking the certificate; nothing changed.", "error")
-        return redirect(url_for("admin.certificates", q=certificate.code))
+        return back
     try:
         certs.revoke(certificate, current_user_obj(), form.reason.data)
     except ValueError as error:
@@ -337,4 +420,4 @@ def revoke_certificate(certificate_id: int) -> Any:
     else:
         db.session.commit()
         flash(f"Certificate {certificate.code} is revoked.", "success")
-    return redirect(url_for("admin.certificates", q=certificate.code))
+    return back

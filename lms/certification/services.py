@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, and_, exists, false, select, true
 
 from lms import audit
 from lms.accounts.models import Role, User
@@ -229,6 +229,68 @@ def certification_status(user: User, now: datetime | None = None) -> Certificati
 def is_certified(user: User, now: datetime | None = None) -> bool:
     """May ``user`` use the partner tools now? Only therapists can be certified."""
     return user.role == Role.THERAPIST and certification_status(user, now).certified
+
+
+def requirement_clauses(now: datetime | None = None) -> dict[str, ColumnElement[bool]]:
+    """The same five requirements as SQL conditions on ``User``, for lists and counts.
+
+    :func:`certification_status` decides for one therapist; this answers "which therapists"
+    in one query (the admin directory and the onboarding funnel). Both read the same rules
+    and a test holds them equal on every combination of met and missing requirements.
+    """
+    now = now or utcnow()
+    day = now.astimezone(UTC).date()
+    required = list(
+        db.session.scalars(
+            select(Course.id).where(
+                Course.required_for_certification, Course.current_version_id.is_not(None)
+            )
+        )
+    )
+    training: ColumnElement[bool] = (
+        and_(
+            *(
+                exists().where(
+                    Certificate.user_id == User.id,
+                    Certificate.course_id == course_id,
+                    Certificate.revoked_at.is_(None),
+                    Certificate.expires_at > now,
+                )
+                for course_id in required
+            )
+        )
+        if required
+        else false()
+    )
+    current = agreements.current()
+    agreement: ColumnElement[bool] = (
+        exists().where(
+            AgreementAcceptance.user_id == User.id,
+            AgreementAcceptance.version == current.version,
+        )
+        if current is not None
+        else false()
+    )
+
+    def record(model: Any) -> ColumnElement[bool]:
+        return exists().where(
+            model.user_id == User.id,
+            model.status == RecordStatus.VERIFIED,
+            model.expires_on > day,
+        )
+
+    return {
+        "account": and_(User.is_active == true(), User.email_verified_at.is_not(None)),
+        "training": training,
+        "license": record(License),
+        "insurance": record(InsurancePolicy),
+        "agreement": agreement,
+    }
+
+
+def certified_clause(now: datetime | None = None) -> ColumnElement[bool]:
+    """SQL: the user is a therapist who is certified at ``now``."""
+    return and_(User.role == Role.THERAPIST, *requirement_clauses(now).values())
 
 
 def user_certificates(user: User) -> list[Certificate]:

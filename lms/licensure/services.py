@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 
 from lms import audit
 from lms.accounts.models import User
@@ -338,15 +338,6 @@ def queue_query(
     if min_age_days:
         stmt = stmt.where(model.submitted_at <= utcnow() - timedelta(days=min_age_days))
     return stmt.order_by(model.submitted_at, model.id)
-
-
-def awaiting_count() -> int:
-    """Records waiting for an admin (the admin dashboard)."""
-    total = 0
-    for kind in ("license", "insurance"):
-        stmt = queue_query(kind=kind)
-        total += db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return total
 
 
 def describe(record: Record) -> str:

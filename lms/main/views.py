@@ -34,7 +34,6 @@ def dashboard() -> Any:
     user = current_user_obj()
     learning = []
     licensure_overview = None
-    awaiting_review = 0
     status = None
     certificates = []
     now = utcnow()
@@ -48,12 +47,11 @@ def dashboard() -> Any:
         status = certification.certification_status(user, now)
         certificates = certification.user_certificates(user)
     elif user.role.value == "admin":
-        awaiting_review = licensure.awaiting_count()
+        return redirect(url_for("admin.index"))  # the operations dashboard is the admins' home
     return render_template(
         "main/dashboard.html",
         learning=learning,
         licensure=licensure_overview,
-        awaiting_review=awaiting_review,
         certification=status,
         certificates=certificates,
         now=now,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import Role, User
 from lms.auth import admin_required, current_user_obj, get_or_404, public
 from lms.db import paginate, utcnow
+from lms.exports import csv_response
 from lms.extensions import csrf, db
 from lms.payments import services, stripe_client
 from lms.payments.forms import CompForm, PaymentFilterForm, RefundForm
@@ -215,28 +214,13 @@ def admin_list() -> Any:
     ), status_code
 
 
-def _csv_cell(value: str) -> str:
-    # Spreadsheets run cells starting with these as formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @bp.route("/admin/payments.csv")
 @admin_required
 def admin_csv() -> Any:
     form, stmt = _filtered()
     if form.errors:
         return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    for payment in db.session.scalars(stmt):
-        writer.writerow([_csv_cell(v) for v in row_values(payment)])
-    response = make_response(buffer.getvalue())
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="payments-{utcnow():%Y%m%d}.csv"'
-    )
-    return response
+    return csv_response("payments", COLUMNS, (row_values(p) for p in db.session.scalars(stmt)))
 
 
 @bp.route("/admin/payments/<int:payment_id>/refund", methods=["GET", "POST"])

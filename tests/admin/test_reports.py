@@ -1,0 +1,261 @@
+"""Admin dashboard, therapist directory and detail: the numbers, the filters, the export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import func, select
+
+from lms.accounts.models import User
+from lms.admin import reports
+from lms.audit import AuditEvent
+from lms.certification import services as certification
+from lms.db import utcnow
+from lms.extensions import db
+from lms.licensure.data import LicenseType
+from lms.licensure.models import RecordStatus
+from lms.licensure.services import today
+from lms.training.models import Enrollment, EnrollmentSource, EnrollmentStatus
+from tests.certification.conftest import give_certificate, give_insurance, give_license
+
+KEYS = certification.KEYS
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", full_name="Ada Admin")
+
+
+def _flags(rows: list[reports.DirectoryRow]) -> dict[int, tuple[str, ...]]:
+    return {row.user.id: tuple(row.missing) for row in rows}
+
+
+def test_sql_requirements_agree_with_the_certification_rule(
+    make_certified, required_course
+) -> None:
+    """The directory's SQL twin decides exactly as certification_status, case by case."""
+    users = [
+        make_certified(skip=skip, full_name=f"Combo {'-'.join(skip) or 'none'}")
+        for n in range(len(KEYS) + 1)
+        for skip in itertools.combinations(KEYS, n)
+        if n <= 2 or n == len(KEYS)
+    ]
+    # Near misses the SQL must also get right: revoked or expired certificate, a license
+    # expiring today (expiry counts from the date itself), a pending license, a deactivated user.
+    revoked = make_certified(skip=("training",), full_name="Revoked Certificate")
+    give_certificate(revoked, required_course, revoked_at=utcnow())
+    expired = make_certified(skip=("license",), full_name="License Expires Today")
+    give_license(expired, expires_on=today())
+    pending = make_certified(skip=("license",), full_name="License Pending")
+    give_license(pending, status=RecordStatus.PENDING)
+    inactive = make_certified(full_name="Deactivated Partner")
+    inactive.is_active = False
+    db.session.commit()
+    users += [revoked, expired, pending, inactive]
+
+    now = utcnow()
+    rows = reports.directory_rows(users, now)
+    expected = {
+        u.id: tuple(r.key for r in certification.certification_status(u, now).missing)
+        for u in users
+    }
+    assert _flags(rows) == expected
+    certified_sql = set(
+        db.session.scalars(select(User.id).where(certification.certified_clause(now)))
+    )
+    assert certified_sql == {u.id for u in users if not expected[u.id]}
+    assert len(certified_sql) == 1  # only the "none skipped" therapist
+
+
+def test_funnel_counts_each_stage_cumulatively(make_user, make_certified, required_course) -> None:
+    def enrol(user, status):
+        db.session.add(
+            Enrollment(
+                user_id=user.id,
+                course_id=required_course.id,
+                course_version_id=required_course.current_version_id,
+                status=status,
+                source=EnrollmentSource.PAID,
+            )
+        )
+        db.session.commit()
+
+    make_user("therapist")  # registered only
+    enrol(make_user("therapist"), EnrollmentStatus.PENDING_PAYMENT)  # enrolled, not paid
+    enrol(make_user("therapist"), EnrollmentStatus.ACTIVE)  # paid
+    make_certified(skip=("license", "insurance", "agreement"))  # trained (completed enrolment)
+    make_certified(skip=("insurance",))  # trained and licensed
+    make_certified()  # certified
+    licensed_only = make_user("therapist")
+    give_license(licensed_only)  # licensed but never enrolled: counted only as registered
+    make_user("clinician")  # staff are not in the funnel
+
+    stages = reports.funnel(utcnow())
+    assert [s.key for s in stages] == [
+        "registered",
+        "enrolled",
+        "paid",
+        "trained",
+        "licensed",
+        "certified",
+    ]
+    assert [s.count for s in stages] == [7, 5, 4, 3, 2, 1]
+    assert stages[-1].share_of(stages[0].count) == 14
+
+
+def test_dashboard_lists_what_needs_action_oldest_first(
+    client, login, admin, make_user, make_certified
+) -> None:
+    older = make_user("therapist", full_name="Olive Older")
+    newer = make_user("therapist", full_name="Nina Newer")
+    give_license(newer, status=RecordStatus.PENDING, submitted_at=utcnow() - timedelta(days=1))
+    give_license(older, status=RecordStatus.PENDING, submitted_at=utcnow() - timedelta(days=9))
+    soon = make_certified(full_name="Sam Soon")
+    give_insurance(soon, expires_on=today() + timedelta(days=12), carrier="Soon Mutual")
+    give_insurance(soon, expires_on=today() + timedelta(days=45), carrier="Later Mutual")
+    login(admin)
+    assert client.get("/dashboard").headers["Location"].endswith("/admin/")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Onboarding funnel" in page
+    assert page.index("Olive Older") < page.index("Nina Newer")
+    assert "Soon Mutual" in page and "Later Mutual" not in page
+    assert "(12 days)" in page
+
+
+def _screen_rows(html: str) -> list[list[str]]:
+    body = html[html.index('<table class="table responsive" id="directory">') :]
+    body = body[: body.index("</table>")]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)[1:]:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+        texts = [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c))).strip() for c in cells]
+        rows.append(["" if t == "—" else t for t in texts])
+    return rows
+
+
+def test_export_has_exactly_the_rows_and_columns_of_the_screen(
+    app, client, login, admin, make_user, make_certified
+) -> None:
+    for i in range(30):
+        user = make_user("therapist", full_name=f"Directory Person {i:02d}")
+        if i % 3 == 0:
+            give_license(user, state="CA", license_type=LicenseType.LCSW)
+        elif i % 3 == 1:
+            give_license(user, state="NY", license_type=LicenseType.LMFT)
+    make_certified(full_name="Directory Certified")
+    make_user("therapist", full_name="=HYPERLINK(1) Directory")
+    login(admin)
+    for query in ("", "?state=CA", "?q=directory&sort=name", "?certification=missing_license"):
+        screen: list[list[str]] = []
+        page = 1
+        while True:
+            sep = "&" if query else "?"
+            html = client.get(f"/admin/therapists{query}{sep}page={page}").get_data(as_text=True)
+            screen += _screen_rows(html)
+            if 'rel="next"' not in html:
+                break
+            page += 1
+        response = client.get(f"/admin/therapists.csv{query}")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/csv")
+        exported = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+        assert exported[0] == reports.CSV_HEADER
+        body = [[cell.removeprefix("'") for cell in row] for row in exported[1:]]
+        assert body == [[cell.replace(" Deactivated", "") for cell in row] for row in screen]
+        assert len(body) > 0
+    whole = client.get("/admin/therapists.csv").get_data(as_text=True)
+    assert "'=HYPERLINK(1) Directory" in whole  # a formula is never exported live
+    exports = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "report.exported")
+    ).all()
+    assert len(exports) == 5 and exports[-1].details["report"] == "therapists"
+
+
+def test_directory_filters_by_state_type_certification_and_sorts(
+    client, login, admin, make_user, make_certified
+) -> None:
+    ca = make_user("therapist", full_name="Carla California")
+    give_license(ca, state="CA", license_type=LicenseType.LCSW)
+    ny = make_user("therapist", full_name="Nora Newyork")
+    give_license(ny, state="NY", license_type=LicenseType.LMFT)
+    rejected = make_user("therapist", full_name="Rita Rejected")
+    give_license(rejected, state="CA", status=RecordStatus.REJECTED)
+    make_certified(full_name="Cecil Certified")  # licensed in CO
+    login(admin)
+
+    def names(query: str) -> list[str]:
+        html = client.get(f"/admin/therapists?{query}").get_data(as_text=True)
+        return [row[0] for row in _screen_rows(html)] if 'id="directory"' in html else []
+
+    assert names("state=CA") == ["Carla California"]  # a rejected license does not count
+    assert names("license_type=lmft") == ["Cecil Certified", "Nora Newyork"]  # newest first
+    assert names("certification=certified") == ["Cecil Certified"]
+    assert "Cecil Certified" not in names("certification=not_certified")
+    assert names("certification=missing_license") == ["Rita Rejected"]
+    assert names("q=nora") == ["Nora Newyork"]
+    assert names("sort=name") == sorted(names("sort=name"), key=str.lower)
+    assert names("sort=-name") == list(reversed(names("sort=name")))
+    bad = client.get("/admin/therapists?state=XX")
+    assert bad.status_code == 422 and "Not a valid choice" in bad.get_data(as_text=True)
+
+
+def test_directory_queries_do_not_grow_with_the_rows(
+    client, login, admin, make_user, count_queries
+) -> None:
+    login(admin)
+
+    def run() -> int:
+        with count_queries as counter:
+            assert client.get("/admin/therapists").status_code == 200
+        return counter.count
+
+    for i in range(3):
+        give_license(make_user("therapist", full_name=f"Few {i}"))
+    few = run()
+    for i in range(40):
+        give_license(make_user("therapist", full_name=f"Many {i}"))
+    assert run() == few
+    assert few <= 12
+
+
+def test_therapist_detail_shows_the_whole_record_and_revokes_back_to_it(
+    client, login, admin, make_certified
+) -> None:
+    partner = make_certified(full_name="Petra Partner")
+    login(admin)
+    page = client.get(f"/admin/users/{partner.id}").get_data(as_text=True)
+    for text in ("Certification", "Certified", "Training", "Certificates", "TEST-", "LMFT · CO"):
+        assert text in page
+    certificate = certification.user_certificates(partner)[0]
+    response = client.post(
+        f"/admin/certificates/{certificate.id}/revoke",
+        data={"reason": "Issued in error", "from": "user"},
+    )
+    assert response.headers["Location"].endswith(f"/admin/users/{partner.id}")
+    page = client.get(f"/admin/users/{partner.id}").get_data(as_text=True)
+    assert "Revoked" in page and "Issued in error" in page
+    assert "4 of 5 requirements met" in page
+    assert not certification.is_certified(partner)
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/therapists", "/admin/therapists.csv"])
+def test_only_admins_open_the_reports(client, login, make_user, make_certified, url) -> None:
+    assert "/login" in client.get(url).headers["Location"]
+    for user in (make_user("clinician"), make_certified()):
+        login(user)
+        assert client.get(url).status_code == 403
+        client.post("/logout")
+
+
+def test_export_is_counted_once_per_download(client, login, admin) -> None:
+    login(admin)
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    client.get("/admin/therapists.csv?certification=certified")
+    after = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    assert after == before + 1
