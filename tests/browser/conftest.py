@@ -437,9 +437,10 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 def log_in_ok(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in and land on the home page: the dashboard, or the operations page for admins."""
     log_in(page, email, password)
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
+    expect(page).to_have_url(re.compile(r"/(dashboard|admin/)$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("Welcome|Operations"))
 
 
 def log_out(page: Page) -> None:
