@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from lms import audit
 from lms.accounts import services
 from lms.accounts.models import Invitation, Role, User
-from lms.admin import reports
+from lms.admin import lists, reports
 from lms.admin.forms import (
     ActiveForm,
     AuditFilterForm,
@@ -27,7 +27,7 @@ from lms.admin.forms import (
 from lms.audit import AuditEvent
 from lms.auth import admin_required, current_user_obj, get_or_404
 from lms.db import matches_any, paginate, utcnow
-from lms.exports import csv_response
+from lms.exports import audited_csv
 from lms.extensions import db
 from lms.mail import mail_folder
 from lms.timezones import viewer_zone
@@ -96,7 +96,7 @@ def therapists_csv() -> Any:
     form = TherapistSearchForm(request.args)
     filters = _directory_filters(form)
     if form.errors:
-        return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
+        return _filter_error(form)
     now = utcnow()
     stmt = reports.directory_query(filters, now)
     rows: list[list[str]] = []
@@ -107,22 +107,10 @@ def therapists_csv() -> Any:
         if len(users) < batch:
             break
         offset += batch
-    audit.record(
-        "report.exported",
-        None,
-        object_type="report",
-        report="therapists",
-        rows=len(rows),
-        filters=request.args.to_dict(),
-    )
-    db.session.commit()
-    return csv_response("therapists", reports.CSV_HEADER, rows)
+    return audited_csv("therapists", reports.CSV_HEADER, rows)
 
 
-@bp.route("/users")
-@admin_required
-def users() -> Any:
-    form = UserSearchForm(request.args)
+def _users_query(form: UserSearchForm) -> Any:
     stmt = select(User)
     if form.validate():
         if form.q.data:
@@ -135,9 +123,31 @@ def users() -> Any:
             stmt = stmt.where(~User.is_active)
         elif form.status.data == "unverified":
             stmt = stmt.where(User.email_verified_at.is_(None))
-    stmt = stmt.order_by(User.created_at.desc(), User.id.desc())
+    return stmt.order_by(User.created_at.desc(), User.id.desc())
+
+
+@bp.route("/users")
+@admin_required
+def users() -> Any:
+    form = UserSearchForm(request.args)
+    stmt = _users_query(form)
     page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
-    return render_template("admin/users.html", form=form, page=page)
+    return render_template("admin/users.html", form=form, page=page, row=lists.user_row)
+
+
+@bp.route("/users.csv")
+@admin_required
+def users_csv() -> Any:
+    form = UserSearchForm(request.args)
+    stmt = _users_query(form)
+    if form.errors:
+        return _filter_error(form)
+    rows = [lists.user_row(u) for u in db.session.scalars(stmt)]
+    return audited_csv("users", lists.USER_COLUMNS, rows)
+
+
+def _filter_error(form: Any) -> Any:
+    return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
 
 
 @bp.route("/users/<int:user_id>")
@@ -268,10 +278,7 @@ def revoke_invitation(invitation_id: int) -> Any:
     return redirect(url_for("admin.invitations"))
 
 
-@bp.route("/audit")
-@admin_required
-def audit_log() -> Any:
-    form = AuditFilterForm(request.args)
+def _audit_query(form: AuditFilterForm) -> Any:
     stmt = select(AuditEvent)
     if form.validate():
         if form.action.data:
@@ -289,12 +296,30 @@ def audit_log() -> Any:
         if form.date_to.data:
             end = datetime.combine(form.date_to.data, time.min, tzinfo=zone) + timedelta(days=1)
             stmt = stmt.where(AuditEvent.created_at < end)
-    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    page = paginate(db.session, stmt, _page_arg(), 50)
-    actions = db.session.scalars(
-        select(AuditEvent.action).distinct().order_by(AuditEvent.action)
-    ).all()
-    return render_template("admin/audit.html", form=form, page=page, actions=actions)
+    return stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log() -> Any:
+    form = AuditFilterForm(request.args)
+    page = paginate(db.session, _audit_query(form), _page_arg(), 50)
+    return render_template("admin/audit.html", form=form, page=page, row=lists.audit_row)
+
+
+# The most an export may hold; narrow the filters (dates) for more.
+AUDIT_EXPORT_LIMIT = 100_000
+
+
+@bp.route("/audit.csv")
+@admin_required
+def audit_csv() -> Any:
+    form = AuditFilterForm(request.args)
+    stmt = _audit_query(form)
+    if form.errors:
+        return _filter_error(form)
+    rows = [lists.audit_row(e) for e in db.session.scalars(stmt.limit(AUDIT_EXPORT_LIMIT))]
+    return audited_csv("audit", lists.AUDIT_COLUMNS, rows)
 
 
 # --- mail written to instance/mail in development -------------------------------------
@@ -379,20 +404,40 @@ def mail_message_html(name: str) -> Any:
 # --- certificates ----------------------------------------------------------------------
 
 
-@bp.route("/certificates")
-@admin_required
-def certificates() -> Any:
+def _certificates_query(query: str) -> Any:
     from lms.training.models import Certificate
 
-    query = (request.args.get("q") or "").strip()
     stmt = select(Certificate)
     if query:
         stmt = stmt.where(matches_any(query, Certificate.holder_name, Certificate.code))
-    stmt = stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
-    page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
-    return render_template(
-        "admin/certificates.html", page=page, q=query, now=utcnow(), revoke_form=RevokeForm()
+    return stmt.order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+
+
+@bp.route("/certificates")
+@admin_required
+def certificates() -> Any:
+    query = (request.args.get("q") or "").strip()
+    page = paginate(
+        db.session, _certificates_query(query), _page_arg(), current_app.config["PER_PAGE"]
     )
+    now = utcnow()
+    return render_template(
+        "admin/certificates.html",
+        page=page,
+        q=query,
+        now=now,
+        revoke_form=RevokeForm(),
+        row=lambda c: lists.certificate_row(c, now),
+    )
+
+
+@bp.route("/certificates.csv")
+@admin_required
+def certificates_csv() -> Any:
+    query = (request.args.get("q") or "").strip()
+    now = utcnow()
+    rows = [lists.certificate_row(c, now) for c in db.session.scalars(_certificates_query(query))]
+    return audited_csv("certificates", lists.CERTIFICATE_COLUMNS, rows)
 
 
 @bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])

@@ -8,8 +8,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from lms.accounts.models import Role
+from lms.admin import lists
 from lms.auth import admin_required, current_user_obj, get_or_404, role_required
 from lms.db import paginate
+from lms.exports import audited_csv
 from lms.extensions import db
 from lms.licensure import documents, services
 from lms.licensure.forms import (
@@ -236,10 +238,7 @@ def document(document_id: int) -> Any:
 # --- admin ----------------------------------------------------------------------------------
 
 
-@bp.route("/admin/licensure")
-@admin_required
-def queue() -> Any:
-    form = QueueFilterForm(request.args)
+def _queue(form: QueueFilterForm) -> tuple[bool, str, Any]:
     valid = form.validate()
     kind = form.kind.data if valid and form.kind.data in ("license", "insurance") else "license"
     stmt = services.queue_query(
@@ -249,12 +248,39 @@ def queue() -> Any:
         license_type=(form.license_type.data or None) if valid else None,
         min_age_days=int(form.age.data) if valid and form.age.data else None,
     )
+    return valid, kind, stmt
+
+
+@bp.route("/admin/licensure")
+@admin_required
+def queue() -> Any:
+    form = QueueFilterForm(request.args)
+    valid, kind, stmt = _queue(form)
     page = paginate(
         db.session, stmt, request.args.get("page", 1, type=int) or 1, current_app.config["PER_PAGE"]
     )
+    day = services.today()
     return render_template(
-        "admin/licensure_queue.html", form=form, page=page, kind=kind, today=services.today()
+        "admin/licensure_queue.html",
+        form=form,
+        page=page,
+        kind=kind,
+        today=day,
+        row=lambda r: lists.queue_row(r, day),
     ), 200 if valid else 422
+
+
+@bp.route("/admin/licensure.csv")
+@admin_required
+def queue_csv() -> Any:
+    form = QueueFilterForm(request.args)
+    valid, kind, stmt = _queue(form)
+    if not valid:
+        return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
+    day = services.today()
+    rows = [lists.queue_row(r, day) for r in db.session.scalars(stmt)]
+    columns = lists.LICENSE_QUEUE_COLUMNS if kind == "license" else lists.INSURANCE_QUEUE_COLUMNS
+    return audited_csv(f"licensure-{kind}", columns, rows)
 
 
 def _review(record: Any, endpoint: str) -> Any:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import Role, User
 from lms.auth import admin_required, current_user_obj, get_or_404, public
 from lms.db import paginate, utcnow
-from lms.exports import csv_response
+from lms.exports import audited_csv
 from lms.extensions import csrf, db
 from lms.payments import services, stripe_client
 from lms.payments.forms import CompForm, PaymentFilterForm, RefundForm
@@ -220,7 +220,7 @@ def admin_csv() -> Any:
     form, stmt = _filtered()
     if form.errors:
         return {"error": "Check the filters: " + "; ".join(sum(form.errors.values(), []))}, 422
-    return csv_response("payments", COLUMNS, (row_values(p) for p in db.session.scalars(stmt)))
+    return audited_csv("payments", COLUMNS, (row_values(p) for p in db.session.scalars(stmt)))
 
 
 @bp.route("/admin/payments/<int:payment_id>/refund", methods=["GET", "POST"])

@@ -129,7 +129,7 @@ def test_dashboard_lists_what_needs_action_oldest_first(
 
 
 def _screen_rows(html: str) -> list[list[str]]:
-    body = html[html.index('<table class="table responsive" id="directory">') :]
+    body = html[html.index('id="directory"') :]
     body = body[: body.index("</table>")]
     rows = []
     for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)[1:]:
@@ -167,7 +167,7 @@ def test_export_has_exactly_the_rows_and_columns_of_the_screen(
         exported = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
         assert exported[0] == reports.CSV_HEADER
         body = [[cell.removeprefix("'") for cell in row] for row in exported[1:]]
-        assert body == [[cell.replace(" Deactivated", "") for cell in row] for row in screen]
+        assert body == screen
         assert len(body) > 0
     whole = client.get("/admin/therapists.csv").get_data(as_text=True)
     assert "'=HYPERLINK(1) Directory" in whole  # a formula is never exported live
