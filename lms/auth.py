@@ -134,10 +134,16 @@ def _safe_next_path() -> str | None:
 
 
 def is_safe_redirect(target: str | None) -> bool:
-    """Only same-site relative paths are followed after log-in."""
+    """Only same-site relative paths are followed after log-in.
+
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so
+    "/\t/evil.example" would become "//evil.example": any whitespace, control character
+    or backslash is refused outright.
+    """
     return (
         bool(target)
         and target.startswith("/")
         and not target.startswith("//")
         and "\\" not in target
+        and not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)
     )
