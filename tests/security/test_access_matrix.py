@@ -53,7 +53,7 @@ def test_refused_roles_are_refused_everywhere_and_change_nothing(app, users, as_
                 else:
                     assert status == 403, (who, method, target, status)
                 checked += 1
-    assert checked > 200
+    assert checked > 150  # the walk really walked
     assert _row_counts() == before  # no refused request wrote anything
 
 
