@@ -10,11 +10,15 @@ account can log in, that the worker delivers a queued e-mail, and that Ctrl-C
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.cookiejar
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,6 +32,17 @@ PORT = int(os.environ.get("SMOKE_PORT", "5077"))
 BASE = f"http://127.0.0.1:{PORT}"
 DEMO = ["admin@example.org", "clinician@example.org", "therapist@example.org", "partner@example.org"]
 PASSWORD = "demo-password-2026"
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # the documented demo secret of the staff accounts
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """RFC 6238 code (SHA-1, 6 digits, 30 s), as an authenticator app shows it."""
+    key = base64.b32decode(secret)
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -84,9 +99,17 @@ def log_in_each_demo_account() -> None:
         op = opener()
         _, page, _ = fetch(op, "/login")
         status, _, headers = fetch(op, "/login", {"csrf_token": csrf(page), "email": email, "password": PASSWORD})
+        if headers.get("Location", "").endswith("/login/verify"):  # staff: two-step verification
+            _, page, _ = fetch(op, "/login/verify")
+            status, _, headers = fetch(
+                op, "/login/verify", {"csrf_token": csrf(page), "code": totp(DEMO_TOTP_SECRET)}
+            )
+            check(status == 302, f"{email} passes two-step verification")
         check(status == 302 and headers.get("Location", "").endswith("/dashboard"), f"{email} logs in")
-        status, page, _ = fetch(op, "/dashboard")
-        check(status == 200 and "Log out" in page, f"{email} sees the dashboard")
+        status, page, headers = fetch(op, "/dashboard")
+        if status == 302:  # admins land on the operations dashboard
+            status, page, _ = fetch(op, urllib.parse.urlsplit(headers["Location"]).path)
+        check(status == 200 and "Log out" in page, f"{email} sees their home page")
         status, _, _ = fetch(op, "/logout", {"csrf_token": csrf(page)})
         check(status == 302, f"{email} logs out")
 

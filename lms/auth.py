@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, flash, redirect, request, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from lms.accounts.models import Role, User
@@ -21,6 +21,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
 
 _PUBLIC_ATTR = "_lms_public"
+
+# What a staff member without two-step verification may still open: the set-up itself.
+MFA_SETUP_ENDPOINTS = {
+    "accounts.mfa_setup",
+    "accounts.logout",
+    "accounts.keepalive",
+    "accounts.profile",
+    "accounts.change_password",
+}
+
+SESSION_ENDED_MESSAGES = {
+    "idle": "You were logged out after a period without activity. Log in again to continue.",
+    "lifetime": "Your session reached its maximum length. Log in again to continue.",
+}
 
 
 def public(view: F) -> F:
@@ -93,21 +107,19 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(token: str) -> User | None:
-        # The session carries the user's session token, not the id: rotating the
-        # token (password change, deactivation) ends every open session at once.
-        from sqlalchemy import select
+    def load_user(cookie_value: str) -> User | None:
+        # The cookie names one server-side session (see lms.accounts.sessions): log-out,
+        # the idle timeout, the absolute lifetime and a rotated user token all end it.
+        from lms.accounts import sessions
 
-        user = db.session.scalar(select(User).where(User.session_token == token))
-        if user is None or not user.is_active:
-            return None
-        return user
+        return sessions.load(cookie_value)
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:
         if _wants_json():
             return {"error": "authentication required"}, 401
-        flash(login_manager.login_message, "info")
+        ended = getattr(g, "session_ended", None)
+        flash(SESSION_ENDED_MESSAGES.get(ended, login_manager.login_message), "info")
         return redirect(url_for("accounts.login", next=_safe_next_path()))
 
     @app.before_request
@@ -116,6 +128,16 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
+        if (
+            current_user.is_staff
+            and not current_user.mfa_enabled
+            and request.endpoint not in MFA_SETUP_ENDPOINTS
+        ):
+            # Staff set up two-step verification before any staff page opens.
+            if _wants_json():
+                return {"error": "two-step verification must be set up first"}, 403
+            flash("Set up two-step verification to open the staff pages.", "warning")
+            return redirect(url_for("accounts.mfa_setup"))
         return None
 
 

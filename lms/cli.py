@@ -16,6 +16,8 @@ from lms.db import utcnow
 from lms.extensions import db
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - documented demo credential
+# The demo staff accounts' authenticator secret (README): add it to any TOTP app. Demo only.
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
 DEMO_ACCOUNTS = [
     ("admin@example.org", "Ada Admin", Role.ADMIN, "America/New_York"),
     ("clinician@example.org", "Dr. Cal Clinician", Role.CLINICIAN, "America/Chicago"),
@@ -41,6 +43,9 @@ def seed_demo_accounts() -> list[tuple[User, bool]]:
             )
             db.session.add(user)
             db.session.flush()
+        if user.is_staff and not user.mfa_enabled:
+            user.mfa_secret = DEMO_TOTP_SECRET
+            user.mfa_enabled_at = utcnow()
         out.append((user, created))
     return out
 
@@ -54,6 +59,10 @@ def register(app: Flask) -> None:
         rows = seed_demo_accounts()
         db.session.commit()
         click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
+        click.echo(
+            f"  Staff log-ins ask for a code: add the secret {DEMO_TOTP_SECRET} to an "
+            "authenticator app, or run: flask --app app demo-code"
+        )
         for user, created in rows:
             click.echo(
                 f"  {user.role.value:<10} {user.email:<24} {'created' if created else 'exists'}"
@@ -76,6 +85,15 @@ def register(app: Flask) -> None:
         for line in seed_certification(users["partner@example.org"]):
             click.echo(f"  {line}")
         db.session.commit()
+
+    @app.cli.command("demo-code")
+    def demo_code() -> None:
+        """Print the current two-step code of the demo staff accounts (development only)."""
+        if app.config["LMS_ENV"] == "production":
+            raise click.ClickException("demo-code is for development and demos, not production.")
+        from lms.accounts.mfa import current_code
+
+        click.echo(current_code(DEMO_TOTP_SECRET))
 
     @app.cli.command("create-admin")
     @click.argument("email")

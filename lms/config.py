@@ -50,6 +50,10 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Server-side sessions (lms/accounts/sessions.py): idle timeout and absolute lifetime.
+    SESSION_IDLE_MINUTES = 30
+    SESSION_IDLE_WARNING_SECONDS = 120
+    SESSION_MAX_HOURS = 12
     PREFERRED_URL_SCHEME = "http"
     SERVER_NAME: str | None = None
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For/-Proto).
@@ -90,6 +94,7 @@ class Config:
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
     PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105
     REGISTER_RATE_LIMIT = "10 per hour"
+    MFA_RATE_LIMIT = "10 per minute;40 per hour"
 
     # E-mail: SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail
     MAIL_BACKEND: str | None = None  # "smtp", "file" or "memory" (tests); derived when unset
@@ -142,6 +147,7 @@ class TestConfig(Config):
     LOGIN_RATE_LIMIT = "1000 per minute"
     PASSWORD_RESET_RATE_LIMIT = "1000 per minute"  # noqa: S105
     REGISTER_RATE_LIMIT = "1000 per minute"
+    MFA_RATE_LIMIT = "1000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
 
 
@@ -166,6 +172,13 @@ _ENV_KEYS: dict[str, Any] = {
     "RATELIMIT_ENABLED": "bool",
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": "bool",
+    "SESSION_IDLE_MINUTES": int,
+    "SESSION_IDLE_WARNING_SECONDS": int,
+    "SESSION_MAX_HOURS": float,
+    "MFA_RATE_LIMIT": str,
+    "LOGIN_RATE_LIMIT": str,
+    "PASSWORD_RESET_RATE_LIMIT": str,
+    "REGISTER_RATE_LIMIT": str,
     "HSTS_SECONDS": int,
     "MAX_CONTENT_LENGTH": int,
     "STORAGE_BACKEND": str,

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 
 from lms import create_app, jobs
+from lms.accounts.mfa import current_code, new_secret
 from lms.accounts.models import Role, User
 from lms.accounts.passwords import hash_password
 from lms.config import TestConfig, normalise_database_url
@@ -171,9 +172,12 @@ def make_user(db_session: Any) -> Callable[..., User]:
         verified: bool = True,
         active: bool = True,
         timezone: str = "America/New_York",
+        mfa: bool | None = None,
     ) -> User:
+        """A user; staff get two-step verification set up unless ``mfa=False``."""
         n = next(counter)
         role = Role(role)
+        with_mfa = role != Role.THERAPIST if mfa is None else mfa
         user = User(
             email=(email or f"{role.value}{n}@example.org").lower(),
             full_name=full_name or f"Test {role.value.title()} {n}",
@@ -182,6 +186,8 @@ def make_user(db_session: Any) -> Callable[..., User]:
             timezone=timezone,
             email_verified_at=utcnow() if verified else None,
             is_active=active,
+            mfa_secret=new_secret() if with_mfa else None,
+            mfa_enabled_at=utcnow() if with_mfa else None,
         )
         db.session.add(user)
         db.session.commit()
@@ -190,9 +196,23 @@ def make_user(db_session: Any) -> Callable[..., User]:
     return make
 
 
+def totp_code(user: User) -> str:
+    """A code for ``user``'s authenticator, usable now (the replay guard is reset first)."""
+    assert user.mfa_secret, f"{user.email} has no two-step verification"
+    user.mfa_last_step = None
+    db.session.commit()
+    return current_code(user.mfa_secret)
+
+
 def log_in(client: FlaskClient, user: User | str, password: str = PASSWORD) -> Any:
+    """Log in as a person would, including the second step for users who have it."""
     email = user if isinstance(user, str) else user.email
-    return client.post("/login", data={"email": email, "password": password})
+    response = client.post("/login", data={"email": email, "password": password})
+    if response.status_code == 302 and response.headers["Location"].startswith("/login/verify"):
+        account = db.session.scalar(select(User).where(User.email == email.lower()))
+        assert account is not None
+        response = client.post("/login/verify", data={"code": totp_code(account)})
+    return response
 
 
 @pytest.fixture

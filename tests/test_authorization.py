@@ -19,6 +19,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.verify_email",
     "accounts.resend_verification",
     "accounts.login",
+    "accounts.mfa_challenge",
     "accounts.forgot_password",
     "accounts.reset_password",
     "accounts.accept_invitation",

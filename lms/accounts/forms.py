@@ -139,3 +139,44 @@ class AcceptInvitationForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField("Log out")
+
+
+def _code_field(label: str = "Authentication code") -> StringField:
+    return StringField(
+        label,
+        filters=[_strip],
+        validators=[DataRequired("Enter the code."), Length(max=20)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "text",
+            "spellcheck": "false",
+            "autocapitalize": "none",
+        },
+    )
+
+
+class MfaChallengeForm(FlaskForm):
+    code = _code_field()
+    submit = SubmitField("Verify")
+
+
+class MfaEnableForm(FlaskForm):
+    code = StringField(
+        "6-digit code from the app",
+        filters=[_strip],
+        validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=12)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Turn on two-step verification")
+
+
+class MfaConfirmForm(FlaskForm):
+    """Re-authentication before changing two-step verification: password and a current code."""
+
+    password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = _code_field("Code from your app")
+    submit = SubmitField("Confirm")

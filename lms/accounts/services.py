@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from lms import audit
-from lms.accounts import tokens
+from lms.accounts import sessions, tokens
 from lms.accounts.models import STAFF_ROLES, Invitation, Role, User, new_session_token
 from lms.accounts.passwords import dummy_hash, hash_password, password_problem, verify_password
 from lms.db import utcnow
@@ -216,6 +216,7 @@ def change_password(user: User, current: str, new: str) -> None:
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()  # ends every other open session
+    sessions.end_all(user, "password changed")
 
 
 def update_profile(user: User, full_name: str, timezone: str) -> None:
@@ -334,6 +335,7 @@ def set_active(admin: User, user: User, active: bool, reason: str = "") -> None:
     user.is_active = active
     user.deactivated_at = None if active else utcnow()
     user.session_token = new_session_token()
+    sessions.end_all(user, "reactivated" if active else "deactivated")
     audit.record(
         "account.reactivated" if active else "account.deactivated",
         user,
@@ -352,6 +354,7 @@ def change_role(admin: User, user: User, role: Role) -> None:
     old = user.role
     user.role = role
     user.session_token = new_session_token()  # new permissions take effect on a fresh log-in
+    sessions.end_all(user, "role changed")
     audit.record("account.role_changed", user, actor=admin, old=old.value, new=role.value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -15,17 +16,24 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 
-from lms.accounts import services
+from lms import audit
+from lms.accounts import mfa, services, sessions
 from lms.accounts.forms import (
     AcceptInvitationForm,
     ChangePasswordForm,
     EmailOnlyForm,
     LoginForm,
+    MfaChallengeForm,
+    MfaConfirmForm,
+    MfaEnableForm,
     ProfileForm,
     RegistrationForm,
     ResetPasswordForm,
 )
+from lms.accounts.models import User
+from lms.accounts.passwords import verify_password
 from lms.accounts.tokens import TokenError
 from lms.auth import current_user_obj, is_safe_redirect, public
 from lms.extensions import db, limiter
@@ -50,6 +58,23 @@ def _reset_limit() -> str:
 
 def _register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _mfa_limit() -> str:
+    return current_app.config["MFA_RATE_LIMIT"]
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for ``user``: nothing from before log-in is carried over."""
+    session.clear()
+    login_user(user)
+    session["_user_id"] = sessions.start(user)  # the cookie names this one server-side session
+    session.permanent = True
+
+
+# How long the second step may take after the password was accepted.
+MFA_PENDING_SECONDS = 300
+MFA_MAX_FAILURES = 5
 
 
 def _field_error(form: Any, error: services.AccountError) -> None:
@@ -142,12 +167,22 @@ def login() -> Any:
     if form.validate_on_submit():
         result = services.authenticate(form.email.data, form.password.data)
         if result.problem is None and result.user is not None:
-            session.clear()  # a fresh session at log-in; nothing carried over
-            login_user(result.user)
-            session.permanent = True
-            db.session.commit()
             target = request.args.get("next")
-            return redirect(target if is_safe_redirect(target) else url_for("main.dashboard"))
+            target = target if is_safe_redirect(target) else None
+            if result.user.mfa_enabled:
+                # The password was right; the session opens only after the second step.
+                session.clear()
+                session["mfa_pending"] = {
+                    "token": result.user.session_token,
+                    "at": time.time(),
+                    "next": target,
+                    "failures": 0,
+                }
+                db.session.commit()
+                return redirect(url_for("accounts.mfa_challenge"))
+            sign_in(result.user)
+            db.session.commit()
+            return redirect(target or url_for("main.dashboard"))
         db.session.commit()  # keep the audit row of the failure
         status = 401
         if result.problem == "unverified":
@@ -171,10 +206,55 @@ def login() -> Any:
     return render_template("accounts/login.html", form=form, resend_form=resend_form), status
 
 
+@bp.route("/login/verify", methods=["GET", "POST"])
+@public
+@limiter.limit(_mfa_limit, methods=["POST"])
+def mfa_challenge() -> Any:
+    """The second step of log-in: a code from the authenticator app, or a recovery code."""
+    pending = session.get("mfa_pending")
+    user = None
+    if pending and time.time() - pending.get("at", 0) <= MFA_PENDING_SECONDS:
+        user = db.session.scalar(select(User).where(User.session_token == pending.get("token")))
+    if user is None or not user.is_active or not user.mfa_enabled:
+        session.pop("mfa_pending", None)
+        flash("Log in again: the verification step timed out.", "info")
+        return redirect(url_for("accounts.login"))
+    form = MfaChallengeForm()
+    status = 200
+    if form.validate_on_submit():
+        method = mfa.verify_login(user, form.code.data)
+        if method is not None:
+            audit.record("auth.mfa_verified", user, actor=user, method=method)
+            target = pending.get("next")
+            sign_in(user)
+            db.session.commit()
+            if method == "recovery":
+                flash(
+                    f"You used a recovery code; {mfa.recovery_codes_left(user)} are left. "
+                    "Make new ones on your account page if you are running low.",
+                    "warning",
+                )
+            return redirect(target or url_for("main.dashboard"))
+        failures = int(pending.get("failures", 0)) + 1
+        audit.record("auth.mfa_failed", user, failures=failures)
+        db.session.commit()
+        if failures >= MFA_MAX_FAILURES:
+            session.pop("mfa_pending", None)
+            flash("Too many wrong codes. Log in again with your password.", "error")
+            return redirect(url_for("accounts.login"))
+        session["mfa_pending"] = {**pending, "failures": failures}
+        form.code.errors = [*form.code.errors, "That code is not right, or was already used."]
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return render_template("accounts/mfa_challenge.html", form=form), status
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
     services.record_logout(current_user_obj())
+    sessions.end(sessions.current_id(), "logout")
     db.session.commit()
     logout_user()
     session.clear()
@@ -260,9 +340,9 @@ def change_password() -> Any:
             db.session.rollback()
             _field_error(password_form, error)
         else:
+            # The token rotated, which ended every session: open a new one for this browser.
+            sign_in(user)
             db.session.commit()
-            # The token rotated: keep this session, end all the others.
-            login_user(user)
             flash("Your password has been changed. Other sessions have been logged out.", "success")
             return redirect(url_for("accounts.profile"))
     return _profile_page(form, password_form)
@@ -270,7 +350,116 @@ def change_password() -> Any:
 
 def _profile_page(form: ProfileForm, password_form: ChangePasswordForm) -> Any:
     status = 422 if (form.errors or password_form.errors) else 200
-    return render_template("accounts/profile.html", form=form, password_form=password_form), status
+    user = current_user_obj()
+    return render_template(
+        "accounts/profile.html",
+        form=form,
+        password_form=password_form,
+        open_sessions=sessions.open_sessions(user),
+        this_session=sessions.current_id(),
+        recovery_left=mfa.recovery_codes_left(user) if user.mfa_enabled else 0,
+    ), status
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions() -> Any:
+    user = current_user_obj()
+    ended = sessions.end_all(user, "ended by the user", keep=sessions.current_id())
+    audit.record("auth.sessions_ended", user, actor=user, count=ended)
+    db.session.commit()
+    flash(f"Logged out {ended} other {'session' if ended == 1 else 'sessions'}.", "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.route("/session/keepalive", methods=["POST"])
+@login_required
+def keepalive() -> Any:
+    """The idle warning's "Stay logged in" button: counts as activity."""
+    return {"idle_seconds": int(sessions.idle_limit().total_seconds())}
+
+
+# --- two-step verification ------------------------------------------------------------------
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@login_required
+def mfa_setup() -> Any:
+    """Status, and set-up: scan the QR code, then confirm with a code from the app."""
+    user = current_user_obj()
+    if user.mfa_enabled:
+        return render_template(
+            "accounts/mfa_status.html",
+            user=user,
+            confirm_form=MfaConfirmForm(),
+            recovery_left=mfa.recovery_codes_left(user),
+        )
+    secret = session.get("mfa_setup_secret") or mfa.new_secret()
+    session["mfa_setup_secret"] = secret
+    form = MfaEnableForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = mfa.enable(user, secret, form.code.data)
+        except mfa.MfaError as error:
+            db.session.rollback()
+            form.code.errors = [*form.code.errors, error.message]
+            status = 422
+        else:
+            session.pop("mfa_setup_secret", None)
+            db.session.commit()
+            return render_template("accounts/mfa_recovery_codes.html", codes=codes, first=True)
+    elif request.method == "POST":
+        status = 422
+    uri = mfa.provisioning_uri(user, secret)
+    return render_template(
+        "accounts/mfa_setup.html", form=form, secret=secret, qr=mfa.qr_svg(uri)
+    ), status
+
+
+def _reauthenticated(user: User, form: MfaConfirmForm) -> bool:
+    """Password and a current code, checked before any change to two-step verification."""
+    if not form.validate_on_submit():
+        return False
+    ok = verify_password(user.password_hash, form.password.data) and mfa.check_totp(
+        user, form.code.data
+    )
+    if not ok:
+        audit.record("auth.reauthentication_failed", user, actor=user)
+        db.session.commit()
+        flash("The password or the code is not right; nothing changed.", "error")
+    return ok
+
+
+@bp.route("/account/two-step/recovery-codes", methods=["POST"])
+@login_required
+@limiter.limit(_mfa_limit)
+def mfa_new_codes() -> Any:
+    user = current_user_obj()
+    form = MfaConfirmForm()
+    if not user.mfa_enabled or not _reauthenticated(user, form):
+        return redirect(url_for("accounts.mfa_setup"))
+    codes = mfa.new_recovery_codes(user)
+    audit.record("auth.mfa_recovery_codes_renewed", user, actor=user)
+    db.session.commit()
+    return render_template("accounts/mfa_recovery_codes.html", codes=codes, first=False)
+
+
+@bp.route("/account/two-step/disable", methods=["POST"])
+@login_required
+@limiter.limit(_mfa_limit)
+def mfa_disable() -> Any:
+    user = current_user_obj()
+    if user.is_staff:
+        flash("Two-step verification is required for staff accounts.", "error")
+        return redirect(url_for("accounts.mfa_setup"))
+    form = MfaConfirmForm()
+    if not user.mfa_enabled or not _reauthenticated(user, form):
+        return redirect(url_for("accounts.mfa_setup"))
+    mfa.disable(user, user, "turned off by the user")
+    db.session.commit()
+    flash("Two-step verification is off.", "success")
+    return redirect(url_for("accounts.mfa_setup"))
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -296,9 +485,8 @@ def accept_invitation(token: str) -> Any:
             db.session.rollback()
             _field_error(form, error)
         else:
+            sign_in(user)
             db.session.commit()
-            login_user(user)
-            session.permanent = True
             flash(f"Welcome, {user.full_name}. Your {user.role.value} account is ready.", "success")
             return redirect(url_for("main.dashboard"))
     return render_template(

@@ -238,6 +238,27 @@ def resend_verification(user_id: int) -> Any:
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
+@bp.route("/users/<int:user_id>/mfa-reset", methods=["POST"])
+@admin_required
+def reset_mfa(user_id: int) -> Any:
+    """For a lost phone: two-step verification is cleared and every session of the user ends;
+    staff must set it up again at their next log-in before any staff page opens."""
+    from lms.accounts import mfa, sessions
+    from lms.accounts.models import new_session_token
+
+    user = get_or_404(User, user_id, allowed=lambda _u: True)
+    admin = current_user_obj()
+    if ConfirmForm().validate_on_submit() and user.mfa_enabled and user.id != admin.id:
+        mfa.disable(user, admin, "reset by an admin")
+        user.session_token = new_session_token()
+        sessions.end_all(user, "two-step verification reset")
+        db.session.commit()
+        flash(f"Two-step verification was reset for {user.full_name}.", "success")
+    else:
+        flash("Nothing to reset.", "info")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
 @bp.route("/invitations", methods=["GET", "POST"])
 @admin_required
 def invitations() -> Any:

@@ -6,6 +6,7 @@
  *   (b) select[data-detect-timezone] preselects the browser's time zone on a fresh form
  *   (c) form[data-confirm]          asks for confirmation before submitting
  *   (d) [data-autofocus]            focuses the form error summary on load
+ *   (e) [data-session-warning]      warns before the idle log-out; "Stay logged in" pings
  *
  * Works alongside htmx: click/submit handling is delegated from the document, and
  * content swapped in by htmx is initialised on its `htmx:load` event.
@@ -151,4 +152,79 @@
     }
     init(root);
   });
+
+  /* (e) Idle warning. The server ends a session after SESSION_IDLE_MINUTES without a
+     request; this counts the same time from the page load (and from each htmx request the
+     person made), shows the warning near the end, and keeps the session open on request. */
+  function initSessionWarning() {
+    var box = document.querySelector("[data-session-warning]");
+    if (!box || !window.fetch) {
+      return;
+    }
+    var idle = parseInt(box.getAttribute("data-idle-seconds"), 10) || 1800;
+    var warn = parseInt(box.getAttribute("data-warn-seconds"), 10) || 120;
+    var countdown = box.querySelector("[data-session-countdown]");
+    var deadline = Date.now() + idle * 1000;
+
+    function restart() {
+      deadline = Date.now() + idle * 1000;
+      box.hidden = true;
+    }
+
+    function tick() {
+      var left = Math.round((deadline - Date.now()) / 1000);
+      if (left <= 0) {
+        window.location.assign(
+          box.getAttribute("data-login-url") + "?next=" + encodeURIComponent(window.location.pathname)
+        );
+        return;
+      }
+      if (left <= warn) {
+        if (box.hidden) {
+          box.hidden = false;
+          var stay = box.querySelector("[data-session-stay]");
+          if (stay) {
+            stay.focus();
+          }
+        }
+        var minutes = Math.floor(left / 60);
+        var seconds = left % 60;
+        countdown.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
+      }
+      window.setTimeout(tick, 1000);
+    }
+
+    box.addEventListener("click", function (event) {
+      if (!(event.target instanceof Element) || !event.target.closest("[data-session-stay]")) {
+        return;
+      }
+      window
+        .fetch(box.getAttribute("data-keepalive-url"), {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": box.getAttribute("data-csrf-token"), Accept: "application/json" },
+        })
+        .then(function (response) {
+          if (response.ok) {
+            restart();
+          } else {
+            window.location.assign(box.getAttribute("data-login-url"));
+          }
+        });
+    });
+
+    document.addEventListener("htmx:afterRequest", function (event) {
+      var headers = (event.detail && event.detail.requestConfig && event.detail.requestConfig.headers) || {};
+      if (!headers["X-LMS-Background"]) {
+        restart();
+      }
+    });
+    window.setTimeout(tick, 1000);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", initSessionWarning);
+  } else {
+    initSessionWarning();
+  }
 })();

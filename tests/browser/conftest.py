@@ -36,9 +36,11 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from lms import create_app, jobs
+from lms.accounts.mfa import current_code, new_secret
 from lms.accounts.models import Role, User
 from lms.accounts.passwords import hash_password
 from lms.config import TestConfig
@@ -46,6 +48,10 @@ from lms.db import utcnow
 from lms.extensions import db, limiter
 
 PASSWORD = "violet lantern harbour 42"  # noqa: S105 - test credential
+
+# The app the browser talks to (set by the live_server fixture), so that log_in can read
+# the staff's authenticator secrets as a person reads their phone.
+_LIVE: dict[str, Flask] = {}
 TIMEOUT_MS = 10_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -272,6 +278,7 @@ def _start(server: BaseWSGIServer, deferred: _Deferred, folder: Path, smtp_port:
     errors = _ErrorLog()
     app.logger.addHandler(errors)
     deferred.app = app
+    _LIVE["app"] = app
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     return LiveServer(
@@ -332,10 +339,15 @@ def make_user(live_server: LiveServer) -> Callable[..., UserInfo]:
         verified: bool = True,
         active: bool = True,
         timezone: str = "America/New_York",
+        mfa: bool | None = None,
     ) -> UserInfo:
+        """Staff get two-step verification set up (as they must) unless ``mfa=False``."""
         name = full_name or email.split("@", 1)[0].replace(".", " ").title()
+        with_mfa = Role(role) != Role.THERAPIST if mfa is None else mfa
         with live_server.app.app_context():
             user = User(
+                mfa_secret=new_secret() if with_mfa else None,
+                mfa_enabled_at=utcnow() if with_mfa else None,
                 email=email.strip().lower(),
                 full_name=name,
                 password_hash=_password_hash(password),
@@ -426,14 +438,32 @@ def nav_link(page: Page, name: str) -> Locator:
     return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
 
 
+def authenticator_code(email: str) -> str:
+    """What the person's authenticator app shows now (each code is accepted once, so the
+    replay guard is reset: tests log the same person in more often than 30 s apart)."""
+    app = _LIVE["app"]
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email.lower()))
+        assert user is not None and user.mfa_secret, f"{email} has no two-step verification"
+        user.mfa_last_step = None
+        db.session.commit()
+        return current_code(user.mfa_secret)
+
+
 def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Fill in and send the log-in form (does not check the outcome)."""
+    """Fill in and send the log-in form, and the two-step code when asked for one (does not
+    check the outcome)."""
     page.goto("/login")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     with page.expect_response(lambda response: response.request.method == "POST"):
         page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+    if re.search(r"/login/verify$", page.url):
+        page.get_by_label("Authentication code").fill(authenticator_code(email))
+        with page.expect_response(lambda response: response.request.method == "POST"):
+            page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state()
 
 
 def log_in_ok(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
+from lms.accounts.mfa import current_code
 from tests.browser.conftest import (
     PASSWORD,
     LiveServer,
     MailSink,
     UserInfo,
+    authenticator_code,
     first_link,
     log_in_ok,
     log_out,
@@ -80,10 +82,16 @@ def test_invited_clinician_creates_an_account_once(
     invitee.get_by_label("Repeat the password").fill(CLINICIAN_PASSWORD)
     invitee.get_by_role("button", name="Create staff account").click()
 
-    expect(invitee).to_have_url(re.compile(r"/dashboard$"))
+    # Staff set up two-step verification before anything else opens.
+    expect(invitee).to_have_url(re.compile(r"/account/two-step$"))
     expect(invitee.get_by_role("status")).to_contain_text(
         "Welcome, Dr. Cal Clinician. Your clinician account is ready."
     )
+    secret = invitee.locator("code.secret-key").inner_text()
+    invitee.get_by_label("6-digit code from the app").fill(current_code(secret))
+    invitee.get_by_role("button", name="Turn on two-step verification").click()
+    invitee.get_by_role("link", name="I have saved my codes").click()
+    expect(invitee).to_have_url(re.compile(r"/dashboard$"))
     expect(invitee.get_by_role("heading", name="Medical team")).to_be_visible()
     expect(invitee.get_by_text("Your time zone is America/Chicago")).to_be_visible()
     # Staff, but not admin: no admin pages in the menu.
@@ -169,5 +177,8 @@ def test_anonymous_visitor_is_sent_to_log_in_from_admin_pages(
     page.get_by_label("E-mail address").fill("ops@example.org")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/login/verify$"))  # staff: the second step
+    page.get_by_label("Authentication code").fill(authenticator_code("ops@example.org"))
+    page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/admin/invitations$"))
     expect(page.get_by_role("heading", name="Staff invitations")).to_be_visible()

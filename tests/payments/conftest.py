@@ -23,12 +23,19 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from lms import create_app, jobs
+from lms.accounts import mfa
 from lms.accounts.models import Role, User
 from lms.db import utcnow
 from lms.extensions import db
 from lms.mail import OUTBOX, OutgoingEmail
 from lms.training.models import Course
-from tests.conftest import PASSWORD, IsolatedClient, make_config, migrate_to_head, password_hash
+from tests.conftest import (
+    IsolatedClient,
+    log_in,
+    make_config,
+    migrate_to_head,
+    password_hash,
+)
 from tests.payments.localstripe import (
     register_webhook,
     run_localstripe,
@@ -113,6 +120,9 @@ def new_user(pay_app: Flask) -> Callable[..., User]:
             timezone="America/New_York",
             email_verified_at=utcnow(),
             is_active=True,
+            # Staff set up two-step verification before any staff page opens.
+            mfa_secret=mfa.new_secret() if role != Role.THERAPIST else None,
+            mfa_enabled_at=utcnow() if role != Role.THERAPIST else None,
         )
         db.session.add(user)
         db.session.commit()
@@ -123,13 +133,13 @@ def new_user(pay_app: Flask) -> Callable[..., User]:
 
 @pytest.fixture
 def client_for(pay_app: Flask) -> Callable[[User], FlaskClient]:
-    def log_in(user: User) -> FlaskClient:
+    def open_client(user: User) -> FlaskClient:
         client = pay_app.test_client()
-        response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+        response = log_in(client, user)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         return client
 
-    return log_in
+    return open_client
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,8 +13,10 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
 
+from lms.accounts.models import UserSession
 from lms.auth import is_public_endpoint
 from lms.certification.guard import is_certified_endpoint
+from lms.extensions import db
 from tests.certification.conftest import (  # noqa: F401 - fixtures
     agreements_dir,
     make_certified,
@@ -76,6 +80,14 @@ def users(make_user, make_certified) -> dict[str, Any]:  # noqa: F811
     }
 
 
+def open_session(user: Any) -> str:
+    """A server-side session for ``user``, as log-in makes; returns the cookie's value."""
+    key = secrets.token_urlsafe(16)
+    db.session.add(UserSession(user_id=user.id, key_hash=hashlib.sha256(key.encode()).hexdigest()))
+    db.session.commit()
+    return f"{user.session_token}:{key}"
+
+
 @pytest.fixture
 def as_user(app: Flask, client: FlaskClient) -> Callable[[Any], FlaskClient]:
     """Put ``user`` in the client's session directly (works with CSRF protection on)."""
@@ -84,7 +96,7 @@ def as_user(app: Flask, client: FlaskClient) -> Callable[[Any], FlaskClient]:
         with client.session_transaction() as session:
             session.clear()
             if user is not None:
-                session["_user_id"] = user.session_token
+                session["_user_id"] = open_session(user)
                 session["_fresh"] = True
         return client
 
