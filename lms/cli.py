@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -113,6 +114,47 @@ def register(app: Flask) -> None:
             raise click.ClickException(error.message) from error
         db.session.commit()
         click.echo(f"Admin {user.email} created.")
+
+    @app.cli.command("backup")
+    @click.option(
+        "--to",
+        "target",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder for the archive (default: instance/backups).",
+    )
+    def backup_command(target: Path | None) -> None:
+        """Back up the SQLite database and the uploaded documents into one checked archive."""
+        from lms import backup
+
+        try:
+            archive = backup.create(app.config, target or Path(app.instance_path) / "backups")
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Backup written: {archive}")
+
+    @app.cli.command("restore")
+    @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def restore_command(archive: Path, yes: bool) -> None:
+        """Replace the database and the uploads with a backup (stop the app and worker first)."""
+        from lms import backup
+
+        try:
+            backup.verify(archive)
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from error
+        if not yes:
+            click.confirm(
+                "The archive checks out. Replace the current database and uploads with it?",
+                abort=True,
+            )
+        db.engine.dispose()
+        try:
+            counts = backup.restore(app.config, archive)
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Restored the database and {counts['documents']} documents from {archive}.")
 
     @app.cli.command("worker")
     @click.option(
