@@ -390,6 +390,38 @@ def mail() -> Any:
     )
 
 
+@bp.route("/mail/previews")
+@admin_required
+def mail_previews() -> Any:
+    """Every e-mail template rendered with sample values (development only)."""
+    from lms import mail_previews as previews
+
+    if current_app.config["LMS_ENV"] == "production":
+        abort(404)
+    rendered = [previews.render(name) for name in previews.template_names()]
+    return render_template("admin/mail_previews.html", previews=rendered)
+
+
+@bp.route("/mail/previews/<name>.html")
+@admin_required
+def mail_preview_html(name: str) -> Any:
+    from lms import mail_previews as previews
+
+    if current_app.config["LMS_ENV"] == "production" or name not in previews.template_names():
+        abort(404)
+    preview = previews.render(name)
+    return (
+        preview.html or f"<p>{preview.error}</p>",
+        200,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": (
+                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+            ),
+        },
+    )
+
+
 @bp.route("/mail/<name>")
 @admin_required
 def mail_message(name: str) -> Any:
