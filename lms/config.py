@@ -95,6 +95,7 @@ class Config:
     PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105
     REGISTER_RATE_LIMIT = "10 per hour"
     MFA_RATE_LIMIT = "10 per minute;40 per hour"
+    UPLOAD_RATE_LIMIT = "30 per hour"  # license/insurance forms with documents, per user
 
     # E-mail: SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail
     MAIL_BACKEND: str | None = None  # "smtp", "file" or "memory" (tests); derived when unset
@@ -148,6 +149,7 @@ class TestConfig(Config):
     PASSWORD_RESET_RATE_LIMIT = "1000 per minute"  # noqa: S105
     REGISTER_RATE_LIMIT = "1000 per minute"
     MFA_RATE_LIMIT = "1000 per minute"
+    UPLOAD_RATE_LIMIT = "1000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
 
 
@@ -176,6 +178,7 @@ _ENV_KEYS: dict[str, Any] = {
     "SESSION_IDLE_WARNING_SECONDS": int,
     "SESSION_MAX_HOURS": float,
     "MFA_RATE_LIMIT": str,
+    "UPLOAD_RATE_LIMIT": str,
     "LOGIN_RATE_LIMIT": str,
     "PASSWORD_RESET_RATE_LIMIT": str,
     "REGISTER_RATE_LIMIT": str,

@@ -15,6 +15,17 @@ db = Database()
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+
+
+def user_or_address() -> str:
+    """Rate-limit key: the logged-in user (wherever they connect from), else the address."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-__all__ = ["csrf", "db", "huey", "limiter", "login_manager", "migrate"]
+__all__ = ["csrf", "db", "huey", "limiter", "login_manager", "migrate", "user_or_address"]

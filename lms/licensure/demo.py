@@ -68,27 +68,35 @@ def seed_licensure(admin: User, applicant: User, partner: User) -> list[str]:
     pending license. Safe to run again (records that exist are left alone)."""
     lines = []
     day = services.today()
-    if not db.session.scalar(select(License.id).where(License.user_id == partner.id)):
+    # Licensed in two states, so the demo partner's referrals (and matches) span both.
+    for state, name, number in (("CO", "Colorado", "MFT.0001234"), ("UT", "Utah", "MFT-998877")):
+        held = select(License.id).where(License.user_id == partner.id, License.state == state)
+        if db.session.scalar(held):
+            continue
         lic = services.add_license(
             partner,
             {
                 "license_type": LicenseType.LMFT,
-                "state": "CO",
-                "number": "MFT.0001234",
+                "state": state,
+                "number": number,
                 "issued_on": day - timedelta(days=3 * 365),
                 "expires_on": day + timedelta(days=400),
                 "npi": "1245319599",
             },
-            [Upload("colorado-lmft.pdf", tiny_pdf("Colorado LMFT license"), "application/pdf")],
+            [
+                Upload(
+                    f"{name.lower()}-lmft.pdf", tiny_pdf(f"{name} LMFT license"), "application/pdf"
+                )
+            ],
         )
         services.decide(
             lic,
             admin,
             "verify",
             revision=lic.revision,
-            method=f"State board website (DORA), checked on {day.isoformat()}",
+            method=f"{name} state board website, checked on {day.isoformat()}",
         )
-        lines.append("licensure: partner's verified Colorado LMFT license")
+        lines.append(f"licensure: partner's verified {name} LMFT license")
     if not db.session.scalar(
         select(InsurancePolicy.id).where(InsurancePolicy.user_id == partner.id)
     ):

@@ -12,7 +12,7 @@ from lms.admin import lists
 from lms.auth import admin_required, current_user_obj, get_or_404, role_required
 from lms.db import paginate
 from lms.exports import audited_csv
-from lms.extensions import db
+from lms.extensions import db, limiter, user_or_address
 from lms.licensure import documents, services
 from lms.licensure.forms import (
     AttestationForm,
@@ -32,6 +32,10 @@ therapist_required = role_required(Role.THERAPIST)
 def _own(model: Any, record_id: int) -> Any:
     user = current_user_obj()
     return get_or_404(model, record_id, allowed=lambda r: r.user_id == user.id)
+
+
+def _upload_limit() -> str:
+    return current_app.config["UPLOAD_RATE_LIMIT"]
 
 
 def _limit_mb() -> int:
@@ -126,12 +130,14 @@ def _save(form: Any, record: Any, kind: str, template: str) -> Any:
 
 @bp.route("/licensure/licenses/new", methods=["GET", "POST"])
 @therapist_required
+@limiter.limit(_upload_limit, methods=["POST"], key_func=user_or_address)
 def add_license() -> Any:
     return _save(LicenseForm(), None, "license", "licensure/license_form.html")
 
 
 @bp.route("/licensure/licenses/<int:license_id>/edit", methods=["GET", "POST"])
 @therapist_required
+@limiter.limit(_upload_limit, methods=["POST"], key_func=user_or_address)
 def edit_license(license_id: int) -> Any:
     lic = _own(License, license_id)
     form = LicenseForm(obj=lic if request.method == "GET" else None)
@@ -142,12 +148,14 @@ def edit_license(license_id: int) -> Any:
 
 @bp.route("/licensure/insurance/new", methods=["GET", "POST"])
 @therapist_required
+@limiter.limit(_upload_limit, methods=["POST"], key_func=user_or_address)
 def add_insurance() -> Any:
     return _save(InsuranceForm(), None, "insurance", "licensure/insurance_form.html")
 
 
 @bp.route("/licensure/insurance/<int:policy_id>/edit", methods=["GET", "POST"])
 @therapist_required
+@limiter.limit(_upload_limit, methods=["POST"], key_func=user_or_address)
 def edit_insurance(policy_id: int) -> Any:
     policy = _own(InsurancePolicy, policy_id)
     form = InsuranceForm()
