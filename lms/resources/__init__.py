@@ -1,0 +1,1 @@
+"""The resource library: documents and links for certified partners, defined in the repository."""
