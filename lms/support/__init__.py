@@ -1,0 +1,1 @@
+"""The 24/7 medical-support request queue."""

@@ -1,0 +1,336 @@
+"""Who is told about a request, and how: in-app alerts and e-mails (after the commit).
+
+E-mails carry no clinical details: the request number, urgency, category, due time and a
+link. The content is behind the log-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lms import audit
+from lms.accounts.models import Role, User
+from lms.extensions import db
+from lms.mail import external_url, send_email
+from lms.support.models import (
+    AlertKind,
+    EventKind,
+    OnCall,
+    Step,
+    SupportAlert,
+    SupportEvent,
+    SupportNotification,
+    SupportRequest,
+)
+from lms.support.timing import escalation_contacts, in_zone, target_label
+
+STAFF_REASON = "You receive this e-mail because you are a clinician or admin of the network."
+CONTACT_REASON = "You receive this e-mail because you are an escalation contact of the network."
+THERAPIST_REASON = "You receive this e-mail because you filed a medical-support request."
+
+
+# --- recipients -------------------------------------------------------------------------------
+
+
+def on_call_clinicians() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(OnCall, OnCall.user_id == User.id)
+            .where(OnCall.on_call.is_(True), User.role == Role.CLINICIAN, User.is_active.is_(True))
+            .order_by(User.full_name, User.id)
+        )
+    )
+
+
+def all_staff() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_([Role.CLINICIAN, Role.ADMIN]), User.is_active.is_(True))
+            .order_by(User.full_name, User.id)
+        )
+    )
+
+
+def first_line() -> tuple[list[User], bool]:
+    """On-call clinicians; if nobody is on call, every clinician and admin (fallback=True)."""
+    on_call = on_call_clinicians()
+    if on_call:
+        return on_call, False
+    return all_staff(), True
+
+
+def escalation_recipients(request: SupportRequest) -> tuple[list[User], list[str]]:
+    """The escalation contacts (users, and addresses with no account), plus the owner.
+
+    Never nobody: with no contact reachable, every clinician and admin is told.
+    """
+    contacts = escalation_contacts()
+    if contacts:
+        users = list(
+            db.session.scalars(
+                select(User)
+                .where(func.lower(User.email).in_(contacts), User.is_active.is_(True))
+                .order_by(User.full_name, User.id)
+            )
+        )
+        known = {u.email.lower() for u in users}
+        extra = [c for c in contacts if c not in known]
+    else:
+        users = list(
+            db.session.scalars(
+                select(User)
+                .where(User.role == Role.ADMIN, User.is_active.is_(True))
+                .order_by(User.full_name, User.id)
+            )
+        )
+        extra = []
+    owner = request.claimed_by
+    if owner is not None and owner.is_active and owner not in users:
+        users.append(owner)
+    if not users and not extra:
+        users = all_staff()
+    return users, extra
+
+
+# --- the ledger -------------------------------------------------------------------------------
+
+
+def sent_steps(request_id: int) -> set[tuple[Step, int]]:
+    return {
+        (row.step, row.sequence)
+        for row in db.session.execute(
+            select(SupportNotification.step, SupportNotification.sequence).where(
+                SupportNotification.request_id == request_id
+            )
+        )
+    }
+
+
+def send_step(
+    request: SupportRequest, step: Step, sequence: int, *, due_at: datetime, now: datetime
+) -> SupportNotification | None:
+    """Record ``step`` in the ledger and notify its recipients; None if it was already sent.
+
+    The ledger row is inserted in a savepoint: when another worker sent the same step
+    first, its unique key refuses ours and this step is skipped, not sent twice.
+    """
+    if step == Step.BREACH:
+        users, extra = escalation_recipients(request)
+        fallback = False
+    else:
+        users, fallback = first_line()
+        extra = []
+    try:
+        with db.session.begin_nested():
+            row = SupportNotification(
+                request_id=request.id,
+                step=step,
+                sequence=sequence,
+                due_at=due_at,
+                sent_at=now,
+                recipient_count=len(users) + len(extra),
+                fallback=fallback,
+            )
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        return None
+
+    kind = {
+        Step.FILED: AlertKind.NEW_REQUEST,
+        Step.HALF: AlertKind.RENOTIFY,
+        Step.BREACH: AlertKind.ESCALATION,
+    }[step]
+    for user in users:
+        db.session.add(
+            SupportAlert(
+                user_id=user.id,
+                request_id=request.id,
+                notification_id=row.id,
+                kind=kind,
+                emailed=True,
+                created_at=now,
+            )
+        )
+        _email_step(request, step, sequence, user.email, user.timezone, fallback)
+    for address in extra:
+        _email_step(request, step, sequence, address, None, fallback)
+
+    if step == Step.BREACH and request.breached_at is None:
+        request.breached_at = now
+    names = ", ".join([u.full_name for u in users] + extra) or "nobody (no staff account exists)"
+    who = {
+        Step.FILED: "every clinician and admin (nobody on call)"
+        if fallback
+        else "the on-call clinicians",
+        Step.HALF: "every clinician and admin (nobody on call)"
+        if fallback
+        else "the on-call clinicians",
+        Step.BREACH: "the escalation contacts",
+    }[step]
+    late = (now - due_at).total_seconds() > 120
+    body = f"{step.label}" + (f" (repeat {sequence})" if sequence else "")
+    body += f": {who} were told by e-mail and in the app: {names}."
+    if late:
+        body += f" Sent late (due {in_zone(due_at, 'UTC')}): the escalation worker was not running."
+    db.session.add(
+        SupportEvent(
+            request_id=request.id,
+            actor_id=None,
+            kind=EventKind.NOTIFIED,
+            internal=True,
+            body=body,
+            created_at=now,
+        )
+    )
+    audit.record(
+        {
+            Step.FILED: "support.notified",
+            Step.HALF: "support.renotified",
+            Step.BREACH: "support.escalated",
+        }[step],
+        request,
+        actor=None,
+        object_type="support_request",
+        step=step.value,
+        sequence=sequence,
+        recipients=len(users) + len(extra),
+        fallback=fallback or None,
+        late=late or None,
+    )
+    if not users and not extra:
+        current_app.logger.error(
+            "support request %s: no staff account to notify for step %s", request.id, step.value
+        )
+    db.session.flush()
+    return row
+
+
+def _email_step(
+    request: SupportRequest,
+    step: Step,
+    sequence: int,
+    to: str,
+    zone: str | None,
+    fallback: bool,
+) -> None:
+    urgency = request.urgency.label
+    due = in_zone(request.due_at, zone)
+    context = {
+        "request_id": request.id,
+        "urgency": urgency,
+        "category": request.category.label,
+        "target": target_label(request.target_minutes),
+        "due": due,
+        "filed": in_zone(request.filed_at, zone),
+        "claimed": request.claimed_by is not None,
+        "sequence": sequence,
+        "link": external_url("support.review", request_id=request.id),
+    }
+    if step == Step.FILED and fallback:
+        subject = f"Nobody is on call: {urgency.lower()} support request #{request.id}"
+        template, reason = "support_nobody_on_call", STAFF_REASON
+    elif step == Step.FILED:
+        subject = f"{urgency} support request #{request.id}: respond by {due}"
+        template, reason = "support_new_request", STAFF_REASON
+    elif step == Step.HALF:
+        subject = f"Still unclaimed: {urgency.lower()} support request #{request.id}, due {due}"
+        template, reason = "support_renotify", STAFF_REASON
+    else:
+        subject = f"Overdue: {urgency.lower()} support request #{request.id} has no response"
+        template, reason = "support_escalation", CONTACT_REASON
+    send_email(to, subject, template, reason=reason, **context)
+
+
+# --- alerts and e-mails for one person --------------------------------------------------------
+
+
+def alert(user: User, request: SupportRequest, kind: AlertKind, now: datetime) -> None:
+    """An in-app alert and an e-mail to one user about ``request`` (replies, assignments)."""
+    db.session.add(
+        SupportAlert(
+            user_id=user.id, request_id=request.id, kind=kind, emailed=True, created_at=now
+        )
+    )
+    if kind in (AlertKind.REPLY,):
+        send_email(
+            user.email,
+            f"A clinician replied to your support request #{request.id}",
+            "support_reply",
+            reason=THERAPIST_REASON,
+            user=user,
+            request_id=request.id,
+            what="A clinician replied to your request.",
+            link=external_url("support.detail", request_id=request.id),
+        )
+    else:
+        what = {
+            AlertKind.ASSIGNED: "The request was assigned to you.",
+            AlertKind.THERAPIST_REPLY: "The therapist wrote a reply.",
+        }.get(kind, kind.label + ".")
+        send_email(
+            user.email,
+            f"Support request #{request.id}: {kind.label.lower()}",
+            "support_staff_update",
+            reason=STAFF_REASON,
+            user=user,
+            request_id=request.id,
+            urgency=request.urgency.label,
+            what=what,
+            link=external_url("support.review", request_id=request.id),
+        )
+
+
+def tell_therapist(request: SupportRequest, what: str, now: datetime) -> None:
+    """An update that is not a reply (resolved, reopened): e-mail only, no details."""
+    send_email(
+        request.therapist.email,
+        f"Update on your support request #{request.id}",
+        "support_reply",
+        reason=THERAPIST_REASON,
+        user=request.therapist,
+        request_id=request.id,
+        what=what,
+        link=external_url("support.detail", request_id=request.id),
+    )
+
+
+def unread_count(user_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(SupportAlert)
+            .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def unread_alerts(user_id: int, limit: int = 20) -> list[SupportAlert]:
+    return list(
+        db.session.scalars(
+            select(SupportAlert)
+            .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
+            .order_by(SupportAlert.created_at.desc(), SupportAlert.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(user_id: int, now: datetime, request_ids: Iterable[int] | None = None) -> int:
+    stmt = (
+        update(SupportAlert)
+        .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if request_ids is not None:
+        stmt = stmt.where(SupportAlert.request_id.in_(list(request_ids)))
+    return db.session.execute(stmt).rowcount or 0

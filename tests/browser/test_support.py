@@ -1,0 +1,153 @@
+"""Support queue in two browsers: a therapist files an urgent request, the clinician's open
+queue page shows it without a reload, the clinician claims and replies, the therapist sees it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.db import utcnow
+from lms.extensions import db
+from lms.support.models import SupportRequest
+from lms.training.models import Course, CourseVersion
+from tests.browser.conftest import LiveServer, UserInfo, first_link, log_in, log_in_ok
+from tests.browser.test_accessibility import _audit
+from tests.certification.conftest import (
+    accept_current,
+    give_certificate,
+    give_insurance,
+    give_license,
+)
+
+pytestmark = pytest.mark.browser
+
+LIVE_TIMEOUT_MS = 15_000  # the pages poll every 10 seconds
+SUBJECT = "Patient shaking 30 minutes into the session"
+REPLY = "Stay with the patient; I am calling you now on 303-555-0170."
+
+
+def _staff_log_in(page: Page, live_server: LiveServer, user: UserInfo) -> None:
+    """Log a clinician in, through two-step verification when staff must use it."""
+    import pyotp
+
+    with live_server.app.app_context():
+        account = db.session.get(User, user.id)
+        secret = getattr(account, "mfa_secret", None)
+        if hasattr(account, "mfa_secret") and not secret:
+            secret = pyotp.random_base32()
+            account.mfa_secret = secret
+            account.mfa_enabled_at = utcnow()
+            db.session.commit()
+    log_in(page, user.email, user.password)
+    if re.search(r"/login/verify", page.url):
+        page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+def _certify(live_server: LiveServer, user: UserInfo) -> None:
+    """Meet every certification requirement (set-up, not what the test is about)."""
+    with live_server.app.app_context():
+        course = Course(slug="kap-core", title="KAP Core", required_for_certification=True)
+        db.session.add(course)
+        db.session.flush()
+        version = CourseVersion(course_id=course.id, number=1, label="1", content_hash="c" * 64)
+        db.session.add(version)
+        db.session.flush()
+        course.current_version_id = version.id
+        db.session.commit()
+        therapist = db.session.get(User, user.id)
+        give_certificate(therapist, course)
+        give_license(therapist)
+        give_insurance(therapist)
+        accept_current(therapist)
+
+
+def test_an_urgent_request_reaches_the_open_queue_and_the_reply_comes_back(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer, mailbox
+) -> None:
+    therapist = make_user("tara.partner@example.org", full_name="Tara Partner")
+    clinician = make_user("cole.clinician@example.org", role="clinician", full_name="Cole Clin")
+    _certify(live_server, therapist)
+
+    queue = new_page()
+    _staff_log_in(queue, live_server, clinician)
+    queue.goto("/clinical/support")
+    expect(queue.get_by_role("heading", level=1)).to_have_text("Support queue")
+    expect(queue.get_by_text("No requests match.")).to_be_visible()
+    queue.evaluate("window.__notReloaded = true")
+
+    mine = new_page()
+    log_in_ok(mine, therapist.email)
+    mine.goto("/support/new")
+    expect(mine.get_by_text("In a life-threatening emergency, call 911 first.")).to_be_visible()
+    mine.get_by_label(re.compile(r"^Urgent: a clinician responds within 15 minutes")).check()
+    mine.get_by_label("Category").select_option(label="Acute concern during a dosing session")
+    mine.get_by_label("Subject").fill(SUBJECT)
+    mine.get_by_label("What do you need?").fill("Tremor and fast pulse, 40 mg IM at 14:05.")
+    mine.get_by_label("Phone number to call you back").fill("303-555-0101")
+    mine.get_by_role("button", name="Send to the medical team").click()
+    expect(mine.get_by_role("status")).to_contain_text("A clinician will respond by")
+    conversation = mine.get_by_role("region", name="Conversation")
+    expect(conversation).to_contain_text(re.compile(r"A clinician will respond by \w+ \d+, \d{4}"))
+    request_id = int(re.search(r"/support/(\d+)$", mine.url).group(1))
+
+    # The clinician's page, open all along, shows the request without a reload.
+    row = queue.get_by_role("row", name=re.compile(SUBJECT))
+    expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(row).to_contain_text("Urgent")
+    expect(row).to_contain_text("min left")
+    assert queue.evaluate("window.__notReloaded") is True
+    notice = mailbox.wait_for_mail(clinician.email, f"support request #{request_id}")
+    assert SUBJECT not in str(notice["Subject"]) and "Tremor" not in first_link(notice)
+
+    row.get_by_role("button", name=f"Claim #{request_id}").click()
+    expect(queue.get_by_role("status")).to_contain_text(f"You claimed request #{request_id}")
+    queue.get_by_label("Reply to the therapist").fill(REPLY)
+    queue.get_by_role("button", name="Send the reply").click()
+    expect(queue.get_by_role("status")).to_contain_text("Reply sent")
+
+    # The therapist's open page shows the reply without a reload too.
+    expect(conversation).to_contain_text(REPLY, timeout=LIVE_TIMEOUT_MS)
+    expect(conversation).to_contain_text("First response")
+    message = mailbox.wait_for_mail(therapist.email, "replied")
+    assert REPLY not in str(message.get_body(preferencelist=("plain",)).get_content())
+    assert first_link(message).endswith(f"/support/{request_id}")
+
+
+def test_support_pages_pass_axe_and_fit_a_phone(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    from lms.support.demo import seed_support
+
+    phone_page = new_page()
+    phone_page.set_viewport_size({"width": 390, "height": 844})
+
+    partner = make_user("pat.partner@example.org", full_name="Pat Partner")
+    clinician = make_user("cleo.clinician@example.org", role="clinician", full_name="Cleo Clin")
+    _certify(live_server, partner)
+    with live_server.app.app_context():
+        seed_support(db.session.get(User, clinician.id), db.session.get(User, partner.id))
+        db.session.commit()
+        answered = db.session.scalar(
+            select(SupportRequest.id).where(SupportRequest.first_response_at.is_not(None))
+        )
+    problems: list[str] = []
+    log_in_ok(phone_page, partner.email, partner.password)
+    for path in ("/support", "/support/new", f"/support/{answered}"):
+        _audit(phone_page, path, problems)
+    staff = new_page()
+    staff.set_viewport_size({"width": 390, "height": 844})
+    _staff_log_in(staff, live_server, clinician)
+    for path in (
+        "/clinical/support",
+        f"/clinical/support/{answered}",
+        "/clinical/support/metrics",
+    ):
+        _audit(staff, path, problems)
+    assert problems == []

@@ -1,0 +1,410 @@
+"""The clinicians' queue and the work on a request: claim, reply, notes, status changes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from lms.db import utcnow
+from lms.extensions import db
+from lms.support import services
+from lms.support.models import (
+    AlertKind,
+    EventKind,
+    Status,
+    SupportAlert,
+    SupportEvent,
+    SupportRequest,
+)
+from tests.support.conftest import DESCRIPTION, audit_count, leaks_clinical_details
+
+NOTE = "Internal: patient known to cardiology, check the chart before calling back."
+
+
+def _fresh(request: SupportRequest) -> SupportRequest:
+    return db.session.get(SupportRequest, request.id, populate_existing=True)
+
+
+def _rows(html: str) -> list[int]:
+    """Request numbers in the order the queue table lists them."""
+    body = html.split("<tbody>", 1)[1] if "<tbody>" in html else ""
+    return [
+        int(n) for n in re.findall(r'data-label="Request"><a href="/clinical/support/(\d+)"', body)
+    ]
+
+
+def test_the_queue_lists_urgent_first_then_by_due_time(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    therapist = make_certified()
+    now = utcnow()
+    routine_old = make_request(therapist, now=now - timedelta(hours=23), urgency="routine")
+    high = make_request(therapist, now=now - timedelta(minutes=30), urgency="high")
+    urgent_new = make_request(therapist, now=now - timedelta(minutes=1), urgency="urgent")
+    urgent_old = make_request(therapist, now=now - timedelta(minutes=20), urgency="urgent")
+    resolved = make_request(therapist, now=now - timedelta(minutes=50), urgency="urgent")
+    clinician = make_user("clinician")
+    services.resolve(resolved, clinician, "Done by phone.")
+    db.session.commit()
+    login(clinician)
+    html = client.get("/clinical/support").get_data(as_text=True)
+    # Urgent (the overdue one first), then by due time: routine (due in 1 h) before high (1.5 h).
+    assert _rows(html) == [urgent_old.id, urgent_new.id, routine_old.id, high.id]
+    assert "Overdue by 5 min" in html
+    assert re.search(r"1[34] min left", html)
+    assert "2 unclaimed" not in html and "4 unclaimed" in html and "1 overdue" in html
+    resolved_page = client.get("/clinical/support?status=resolved").get_data(as_text=True)
+    assert _rows(resolved_page) == [resolved.id]
+
+
+def test_due_times_show_in_the_clinicians_time_zone(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    request = make_request(make_certified(), urgency="routine")
+    login(make_user("clinician", timezone="America/Los_Angeles"))
+    html = client.get("/clinical/support").get_data(as_text=True)
+    due = request.due_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
+    assert f"{due:%b %-d, %Y %-I:%M %p} {due.tzname()}" in html
+
+
+def test_filters_and_the_live_fragment_keep_them(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    therapist = make_certified(full_name="Tess Findable")
+    other = make_certified(full_name="Olga Other")
+    now = utcnow()
+    me, colleague = make_user("clinician"), make_user("clinician")
+    mine = make_request(therapist, now=now - timedelta(minutes=1), urgency="high")
+    theirs = make_request(other, now=now - timedelta(minutes=2), urgency="routine")
+    unclaimed = make_request(other, now=now - timedelta(minutes=3), urgency="routine")
+    overdue = make_request(other, now=now - timedelta(minutes=30), urgency="urgent")
+    services.claim(mine.id, me.id)
+    services.claim(theirs.id, colleague.id)
+    db.session.commit()
+    login(me)
+
+    def ids(query: str) -> set[int]:
+        response = client.get("/clinical/support" + query)
+        assert response.status_code == 200, query
+        return set(_rows(response.get_data(as_text=True)))
+
+    assert ids("") == {mine.id, theirs.id, unclaimed.id, overdue.id}
+    assert ids("?mine=y") == {mine.id}
+    assert ids("?unclaimed=y") == {unclaimed.id, overdue.id}
+    assert ids("?overdue=y") == {overdue.id}
+    assert ids("?urgency=routine") == {theirs.id, unclaimed.id}
+    assert ids("?status=claimed") == {mine.id, theirs.id}
+    assert ids("?q=findable") == {mine.id}
+    assert ids(f"?q=%23{theirs.id}") >= {theirs.id}
+    assert client.get("/clinical/support?status=bogus").status_code == 422
+
+    page = client.get("/clinical/support?unclaimed=y&urgency=routine").get_data(as_text=True)
+    live = re.search(r'hx-get="([^"]+)" hx-trigger="every 10s"', page)
+    assert live, "the queue polls its live fragment every 10 seconds"
+    url = live.group(1).replace("&amp;", "&")
+    assert "unclaimed=y" in url and "urgency=routine" in url
+    fragment = client.get(url)
+    assert fragment.status_code == 200
+    fragment_html = fragment.get_data(as_text=True)
+    assert "<html" not in fragment_html
+    assert set(_rows(fragment_html)) == {unclaimed.id}
+
+
+def test_a_new_request_appears_in_the_live_fragment(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    login(make_user("clinician"))
+    assert _rows(client.get("/clinical/support/live").get_data(as_text=True)) == []
+    request = make_request(make_certified())
+    html = client.get("/clinical/support/live").get_data(as_text=True)
+    assert _rows(html) == [request.id]
+    assert "New request: request #" in html  # the in-app alert
+
+
+def test_claim_reply_and_the_therapist_sees_the_reply(
+    client, make_certified, make_request, make_user, login, mail
+) -> None:
+    therapist = make_certified()
+    request = make_request(therapist)
+    first, second = make_user("clinician"), make_user("clinician", full_name="Second Doc")
+    mail.clear()
+    login(first)
+    response = client.post(f"/clinical/support/{request.id}/claim")
+    assert response.status_code == 302
+    assert _fresh(request).claimed_by_id == first.id
+    assert _fresh(request).status == Status.CLAIMED
+    client.post("/logout")
+    login(second)
+    refused = client.post(f"/clinical/support/{request.id}/claim")
+    assert refused.status_code == 409
+    assert f"{first.full_name} claimed this request first" in refused.get_data(as_text=True)
+    # Replying to a request someone else owns is refused too.
+    response = client.post(f"/clinical/support/{request.id}/reply", data={"body": "Me too"})
+    assert response.status_code == 422
+    assert "has this request" in response.get_data(as_text=True)
+    client.post("/logout")
+
+    login(first)
+    reply = "Hold the next dose; I am calling you in two minutes."
+    response = client.post(f"/clinical/support/{request.id}/reply", data={"body": reply})
+    assert response.status_code == 302
+    row = _fresh(request)
+    assert row.first_response_at is not None and row.first_response_by_id == first.id
+    assert row.met_target is True
+    assert [m.to for m in mail] == [therapist.email]
+    assert "replied" in mail[0].subject
+    assert reply.lower() not in (mail[0].text + mail[0].html).lower()
+    assert leaks_clinical_details(mail[0].subject + mail[0].text + mail[0].html) == []
+    assert f"/support/{request.id}" in mail[0].text
+    client.post("/logout")
+
+    login(therapist)
+    index = client.get("/support").get_data(as_text=True)
+    assert "New reply" in index
+    html = client.get(f"/support/{request.id}").get_data(as_text=True)
+    assert reply in html
+    assert "New reply" not in client.get("/support").get_data(as_text=True)  # read now
+
+
+def test_replying_to_an_unclaimed_request_claims_it(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    request = make_request(make_certified())
+    clinician = make_user("clinician")
+    login(clinician)
+    response = client.post(f"/clinical/support/{request.id}/reply", data={"body": "On it."})
+    assert response.status_code == 302
+    row = _fresh(request)
+    assert row.claimed_by_id == clinician.id and row.first_response_at is not None
+    kinds = [e.kind for e in row.events]
+    assert kinds[:1] == [EventKind.FILED]
+    assert EventKind.CLAIMED in kinds and kinds[-1] == EventKind.REPLY
+
+
+def test_internal_notes_stay_internal(
+    client, make_certified, make_request, make_user, login, mail
+) -> None:
+    therapist = make_certified()
+    request = make_request(therapist)
+    clinician = make_user("clinician")
+    login(clinician)
+    mail.clear()
+    response = client.post(f"/clinical/support/{request.id}/note", data={"body": NOTE})
+    assert response.status_code == 302
+    assert NOTE in client.get(f"/clinical/support/{request.id}").get_data(as_text=True)
+    assert mail == []
+    note = db.session.scalars(select(SupportEvent).where(SupportEvent.kind == EventKind.NOTE)).one()
+    assert note.internal is True
+    client.post("/logout")
+    login(therapist)
+    for url in (f"/support/{request.id}", f"/support/{request.id}/thread", "/support"):
+        html = client.get(url).get_data(as_text=True)
+        assert NOTE not in html, url
+        assert "Internal" not in html, url
+        assert "Notification" not in html, url  # the ladder's rows are internal too
+
+
+def test_every_staff_view_is_audited(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    request = make_request(make_certified())
+    clinician = make_user("clinician")
+    login(clinician)
+    assert audit_count("support.viewed", request.id, clinician) == 0
+    page = client.get(f"/clinical/support/{request.id}")
+    assert page.status_code == 200 and DESCRIPTION in page.get_data(as_text=True)
+    assert audit_count("support.viewed", request.id, clinician) == 1
+    client.get(f"/clinical/support/{request.id}")
+    assert audit_count("support.viewed", request.id, clinician) == 2
+    client.post(f"/clinical/support/{request.id}/note", data={"body": ""})  # re-rendered, 422
+    assert audit_count("support.viewed", request.id, clinician) == 3
+    client.get("/clinical/support")
+    assert audit_count("support.queue_viewed", actor=clinician) == 1
+    admin = make_user("admin")
+    client.post("/logout")
+    login(admin)
+    client.get(f"/clinical/support/{request.id}")
+    assert audit_count("support.viewed", request.id, admin) == 1
+
+
+def test_awaiting_resolve_reopen_and_the_therapist_replies_and_closes(
+    client, make_certified, make_request, make_user, login, mail
+) -> None:
+    therapist = make_certified()
+    request = make_request(therapist)
+    clinician = make_user("clinician")
+    login(clinician)
+    client.post(f"/clinical/support/{request.id}/claim")
+    # Waiting for the therapist needs a reply first.
+    response = client.post(f"/clinical/support/{request.id}/awaiting", data={})
+    assert response.status_code == 422
+    assert "Reply to the therapist first" in response.get_data(as_text=True)
+    response = client.post(
+        f"/clinical/support/{request.id}/awaiting",
+        data={"awaiting-message": "What is the current blood pressure?"},
+    )
+    assert response.status_code == 302
+    assert _fresh(request).status == Status.AWAITING_THERAPIST
+    client.post("/logout")
+
+    login(therapist)
+    mail.clear()
+    response = client.post(f"/support/{request.id}/reply", data={"body": "Now 130/85."})
+    assert response.status_code == 302
+    assert _fresh(request).status == Status.CLAIMED
+    assert [m.to for m in mail] == [clinician.email]
+    assert "130/85" not in mail[0].text
+    alert = db.session.scalars(
+        select(SupportAlert).where(SupportAlert.kind == AlertKind.THERAPIST_REPLY)
+    ).one()
+    assert alert.user_id == clinician.id
+    client.post("/logout")
+
+    login(clinician)
+    response = client.post(
+        f"/clinical/support/{request.id}/resolve", data={"resolve-message": "Stable. Done."}
+    )
+    assert response.status_code == 302
+    assert _fresh(request).status == Status.RESOLVED
+    assert client.post(f"/clinical/support/{request.id}/reopen").status_code == 302
+    assert _fresh(request).status == Status.CLAIMED
+    client.post(f"/clinical/support/{request.id}/resolve", data={})
+    assert _fresh(request).status == Status.RESOLVED
+    client.post("/logout")
+
+    login(therapist)
+    # A reply on a resolved request opens it again for its clinician: nothing is lost.
+    client.post(f"/support/{request.id}/reply", data={"body": "It came back."})
+    assert _fresh(request).status == Status.CLAIMED
+    assert client.post(f"/support/{request.id}/close").status_code == 302
+    assert _fresh(request).status == Status.CLOSED
+    refused = client.post(f"/support/{request.id}/reply", data={"body": "More"})
+    assert refused.status_code == 422
+    kinds = [e.kind.value for e in _fresh(request).events if not e.internal]
+    assert kinds == [
+        "filed",
+        "claimed",
+        "reply",
+        "awaiting",
+        "therapist_reply",
+        "reply",
+        "resolved",
+        "reopened",
+        "resolved",
+        "therapist_reply",
+        "closed",
+    ]
+    for action in ("claimed", "replied", "awaiting_therapist", "resolved", "reopened", "closed"):
+        assert audit_count(f"support.{action}", request.id) >= 1, action
+
+
+def test_resolving_an_unanswered_request_needs_a_message(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    request = make_request(make_certified())
+    login(make_user("clinician"))
+    response = client.post(f"/clinical/support/{request.id}/resolve", data={})
+    assert response.status_code == 422
+    assert "nobody has replied" in response.get_data(as_text=True)
+    assert _fresh(request).status == Status.OPEN  # nothing half-done: not even the claim
+
+
+def test_reassign_uses_the_version_the_clinician_saw(
+    client, make_certified, make_request, make_user, login, mail
+) -> None:
+    request = make_request(make_certified())
+    a, b, c = make_user("clinician"), make_user("clinician"), make_user("clinician")
+    services.claim(request.id, a.id)
+    db.session.commit()
+    seen = _fresh(request).version
+    login(c)
+    mail.clear()
+    response = client.post(
+        f"/clinical/support/{request.id}/reassign",
+        data={"assignee_id": str(b.id), "version": str(seen)},
+    )
+    assert response.status_code == 302
+    assert _fresh(request).claimed_by_id == b.id
+    assert [m.to for m in mail] == [b.email]
+    # A stale form (the version before) changes nothing and says why.
+    response = client.post(
+        f"/clinical/support/{request.id}/reassign",
+        data={"assignee_id": str(a.id), "version": str(seen)},
+    )
+    assert response.status_code == 422
+    assert "changed while you were looking" in response.get_data(as_text=True)
+    assert _fresh(request).claimed_by_id == b.id
+    # Only active clinicians can be chosen.
+    admin = make_user("admin")
+    response = client.post(
+        f"/clinical/support/{request.id}/reassign",
+        data={"assignee_id": str(admin.id), "version": str(_fresh(request).version)},
+    )
+    assert response.status_code == 422
+
+
+def test_admins_read_note_and_reassign_but_do_not_take_clinical_actions(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    request = make_request(make_certified())
+    clinician = make_user("clinician")
+    login(make_user("admin"))
+    page = client.get(f"/clinical/support/{request.id}").get_data(as_text=True)
+    assert "Claim it" not in page and "Send the reply" not in page
+    assert client.get("/clinical/support").status_code == 200
+    assert client.get("/clinical/support/metrics").status_code == 200
+    for action in ("claim", "reply", "awaiting", "resolve", "reopen"):
+        response = client.post(f"/clinical/support/{request.id}/{action}", data={"body": "x"})
+        assert response.status_code == 403, action
+    assert client.post("/clinical/support/on-call").status_code == 403
+    assert (
+        client.post(f"/clinical/support/{request.id}/note", data={"body": "Paged Dr A."})
+    ).status_code == 302
+    response = client.post(
+        f"/clinical/support/{request.id}/reassign",
+        data={"assignee_id": str(clinician.id), "version": str(_fresh(request).version)},
+    )
+    assert response.status_code == 302
+    assert _fresh(request).claimed_by_id == clinician.id
+    assert _fresh(request).status == Status.CLAIMED
+
+
+def test_clinicians_go_on_and_off_call(client, make_user, login) -> None:
+    clinician = make_user("clinician")
+    login(clinician)
+    assert "Nobody is on call" in client.get("/clinical/support").get_data(as_text=True)
+    response = client.post("/clinical/support/on-call", data={"on_call": "1"})
+    assert response.status_code == 302
+    assert services.is_on_call(clinician)
+    html = client.get("/clinical/support").get_data(as_text=True)
+    assert f"On call now: {clinician.full_name}." in html and "Go off call" in html
+    client.post("/clinical/support/on-call", data={"on_call": "0"})
+    assert not services.is_on_call(clinician)
+    assert audit_count("support.on_call", actor=clinician) == 1
+    assert audit_count("support.off_call", actor=clinician) == 1
+
+
+def test_alerts_are_listed_and_marked_read(
+    client, make_certified, make_request, make_user, login, on_call
+) -> None:
+    clinician = on_call(make_user("clinician"))
+    request = make_request(make_certified())
+    login(clinician)
+    html = client.get("/clinical/support").get_data(as_text=True)
+    assert f"New request: request #{request.id}" in html
+    with client.application.test_request_context():
+        from lms.support.notifications import unread_count
+
+        assert unread_count(clinician.id) == 1
+    client.post("/clinical/support/alerts/read")
+    assert "Your alerts" not in client.get("/clinical/support").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["therapist"])
+def test_therapists_get_403_on_staff_pages(client, make_certified, login, role) -> None:
+    login(make_certified())
+    for url in ("/clinical/support", "/clinical/support/live", "/clinical/support/metrics"):
+        assert client.get(url).status_code == 403, url
