@@ -1,0 +1,1 @@
+"""Course and quiz analytics for admins, and regrading a corrected question."""
