@@ -19,10 +19,11 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from lms.forms import choices
 from lms.licensure.data import state_pairs
-from lms.referrals.models import PrimaryConcern, ReferralStatus
+from lms.referrals.models import PrimaryConcern, ReferralSource, ReferralStatus
 
 CONCERN_PAIRS = [(c.value, c.label) for c in PrimaryConcern]
 STATUS_PAIRS = [(s.value, s.label) for s in ReferralStatus]
+SOURCE_PAIRS = [(s.value, s.label) for s in ReferralSource]
 
 
 def _strip(value: object) -> object:
@@ -103,4 +104,11 @@ class ReferralFilterForm(FlaskForm):
 
     status = SelectField(
         "Status", choices=choices([("", "Any status"), *STATUS_PAIRS]), validators=[Optional()]
+    )
+    source = SelectField(
+        "Source",
+        choices=choices(
+            [("", "Any source"), *SOURCE_PAIRS, ("awaiting_match", "Waiting for a partner")]
+        ),
+        validators=[Optional()],
     )

@@ -1,4 +1,10 @@
-"""A referral of one patient by a certified therapist, and its append-only history."""
+"""A referral of one patient, and its append-only history.
+
+A referral comes from a certified therapist (``source`` therapist) or from the patient
+through the public intake form (``source`` self). A self-referral has no therapist until a
+partner accepts the network's match offer (:mod:`lms.practice`); it gives an age band
+instead of a date of birth and says what care it is looking for.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,12 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text, event
+from sqlalchemy import JSON, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.db import Base, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=24,
-        create_constraint=True,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
+from lms.db import Base, string_enum, utcnow
+from lms.practice.data import CONDITIONS, LANGUAGES, join_words, label, labels
 
 
 class PrimaryConcern(enum.StrEnum):
@@ -95,6 +90,49 @@ TRANSITIONS: dict[ReferralStatus, tuple[ReferralStatus, ...]] = {
 }
 
 
+class ReferralSource(enum.StrEnum):
+    THERAPIST = "therapist"
+    SELF = "self"
+
+    @property
+    def label(self) -> str:
+        return {"therapist": "Therapist referral", "self": "Self-referral"}[self.value]
+
+
+class AgeBand(enum.StrEnum):
+    """Self-referrals give an age band, not a date of birth (the service is for adults)."""
+
+    AGE_18_24 = "18_24"
+    AGE_25_34 = "25_34"
+    AGE_35_44 = "35_44"
+    AGE_45_54 = "45_54"
+    AGE_55_64 = "55_64"
+    AGE_65_PLUS = "65_plus"
+
+    @property
+    def label(self) -> str:
+        if self.value == "65_plus":
+            return "65 or older"
+        low, high = self.value.split("_")
+        return f"{low} to {high}"
+
+
+class CareModality(enum.StrEnum):
+    """How a self-referred patient would like to meet their therapist."""
+
+    IN_PERSON = "in_person"
+    TELEHEALTH = "telehealth"
+    EITHER = "either"
+
+    @property
+    def label(self) -> str:
+        return {
+            "in_person": "In person",
+            "telehealth": "Telehealth (video)",
+            "either": "In person or telehealth",
+        }[self.value]
+
+
 class EventKind(enum.StrEnum):
     STATUS = "status"
     NOTE = "note"
@@ -104,14 +142,22 @@ class Referral(Base):
     __tablename__ = "referrals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # None for a self-referral until a partner accepts the match offer.
+    therapist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    source: Mapped[ReferralSource] = mapped_column(
+        string_enum(ReferralSource, "referral_source"),
+        default=ReferralSource.THERAPIST,
+        server_default=ReferralSource.THERAPIST.value,
+        index=True,
+    )
     patient_name: Mapped[str] = mapped_column(String(200))
-    date_of_birth: Mapped[date]
+    date_of_birth: Mapped[date | None]  # self-referrals give an age band instead
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(2))
-    primary_concern: Mapped[PrimaryConcern] = mapped_column(
-        _enum(PrimaryConcern, "referral_primary_concern")
+    # Therapist referrals name one primary concern; self-referrals list ``conditions``.
+    primary_concern: Mapped[PrimaryConcern | None] = mapped_column(
+        string_enum(PrimaryConcern, "referral_primary_concern")
     )
     prior_treatments: Mapped[str] = mapped_column(Text, default="")
     current_medications: Mapped[str] = mapped_column(Text, default="")
@@ -119,13 +165,21 @@ class Referral(Base):
     phq9: Mapped[int | None]
     consent_confirmed_at: Mapped[datetime]
     status: Mapped[ReferralStatus] = mapped_column(
-        _enum(ReferralStatus, "referral_status"), default=ReferralStatus.NEW, index=True
+        string_enum(ReferralStatus, "referral_status"), default=ReferralStatus.NEW, index=True
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # What a self-referred patient asked for (codes of lms.practice.data), used for matching.
+    age_band: Mapped[AgeBand | None] = mapped_column(string_enum(AgeBand, "referral_age_band"))
+    conditions: Mapped[list[str] | None] = mapped_column(JSON)
+    modality: Mapped[CareModality | None] = mapped_column(
+        string_enum(CareModality, "referral_modality")
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str | None] = mapped_column(String(100))  # city or ZIP, optional
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    therapist: Mapped[User] = relationship()
+    therapist: Mapped[User | None] = relationship()
     events: Mapped[list[ReferralEvent]] = relationship(
         back_populates="referral", order_by="ReferralEvent.id"
     )
@@ -138,6 +192,48 @@ class Referral(Base):
     def allowed_next(self) -> tuple[ReferralStatus, ...]:
         return TRANSITIONS[self.status]
 
+    @property
+    def is_self_referral(self) -> bool:
+        return self.source == ReferralSource.SELF
+
+    @property
+    def referred_by(self) -> str:
+        """Who sent it, for lists: the therapist's name, or "Self-referral"."""
+        if self.is_self_referral:
+            return "Self-referral"
+        return self.therapist.full_name if self.therapist is not None else ""
+
+    @property
+    def awaiting_match(self) -> bool:
+        """An eligible self-referral that no partner has accepted yet."""
+        return (
+            self.is_self_referral
+            and self.status == ReferralStatus.ELIGIBLE
+            and self.therapist_id is None
+        )
+
+    @property
+    def condition_labels(self) -> list[str]:
+        return labels(CONDITIONS, self.conditions)
+
+    @property
+    def conditions_text(self) -> str:
+        return join_words(self.condition_labels) or "Not given"
+
+    @property
+    def language_label(self) -> str:
+        return label(LANGUAGES, self.language) or "Not given"
+
+    @property
+    def location_hint(self) -> str | None:
+        """The place without the detail: a ZIP code as its area (802xx), a city as given."""
+        place = (self.location or "").strip()
+        if not place:
+            return None
+        if place[:5].isdigit():
+            return f"ZIP area {place[:3]}xx"
+        return place
+
 
 class ReferralEvent(Base):
     """A status change or a clinician's note. Never updated, never deleted."""
@@ -147,12 +243,12 @@ class ReferralEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "referral_event_kind"))
+    kind: Mapped[EventKind] = mapped_column(string_enum(EventKind, "referral_event_kind"))
     from_status: Mapped[ReferralStatus | None] = mapped_column(
-        _enum(ReferralStatus, "referral_event_from_status")
+        string_enum(ReferralStatus, "referral_event_from_status")
     )
     to_status: Mapped[ReferralStatus | None] = mapped_column(
-        _enum(ReferralStatus, "referral_event_to_status")
+        string_enum(ReferralStatus, "referral_event_to_status")
     )
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

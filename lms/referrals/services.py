@@ -1,4 +1,4 @@
-"""Referral rules: who may refer whom, the pipeline, notes.
+"""Referral rules: who may refer whom, self-referrals from the public form, the pipeline, notes.
 
 Services flush; the view commits once. Every change is in the audit log (with no
 clinical details), and the e-mails go out after the commit and carry no clinical details.
@@ -6,6 +6,7 @@ clinical details), and the e-mails go out after the commit and carry no clinical
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lms import audit
@@ -17,10 +18,13 @@ from lms.licensure.services import holds_verified_license
 from lms.mail import external_url, send_email
 from lms.referrals.models import (
     TRANSITIONS,
+    AgeBand,
+    CareModality,
     EventKind,
     PrimaryConcern,
     Referral,
     ReferralEvent,
+    ReferralSource,
     ReferralStatus,
 )
 
@@ -49,6 +53,7 @@ def create_referral(therapist: User, data: dict[str, Any]) -> Referral:
         raise ReferralError("Confirm the patient's consent; without it nothing is sent.")
     referral = Referral(
         therapist_id=therapist.id,
+        source=ReferralSource.THERAPIST,
         patient_name=data["patient_name"],
         date_of_birth=data["date_of_birth"],
         email=data["email"],
@@ -74,6 +79,59 @@ def create_referral(therapist: User, data: dict[str, Any]) -> Referral:
     )
     audit.record("referral.created", referral, actor=therapist, state=state)
     db.session.flush()
+    return referral
+
+
+def create_self_referral(data: dict[str, Any], now: datetime | None = None) -> Referral:
+    """A person without a therapist asks for care through the public form.
+
+    It enters the pipeline like any referral (status new), with no therapist until a
+    partner accepts the network's match offer. The person is told what happens next.
+    """
+    if not data.get("consent"):
+        raise ReferralError("Agree to be contacted; without it we cannot help you.")
+    now = now or utcnow()
+    state = (data.get("state") or "").upper()
+    referral = Referral(
+        therapist_id=None,
+        source=ReferralSource.SELF,
+        patient_name=data["patient_name"],
+        date_of_birth=None,
+        email=data["email"],
+        phone=data["phone"],
+        state=state,
+        primary_concern=None,
+        age_band=AgeBand(data["age_band"]),
+        conditions=list(dict.fromkeys(data.get("conditions") or [])),
+        modality=CareModality(data["modality"]),
+        language=data.get("language") or None,
+        location=(data.get("location") or "").strip() or None,
+        consent_confirmed_at=now,
+        status=ReferralStatus.NEW,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(referral)
+    db.session.flush()
+    db.session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            actor_id=None,
+            kind=EventKind.STATUS,
+            to_status=ReferralStatus.NEW,
+            created_at=now,
+        )
+    )
+    audit.record("referral.self_referred", referral, actor=None, state=state)
+    db.session.flush()
+    send_email(
+        referral.email,
+        "We received your request for care",
+        "practice_intake_received",
+        reason="You receive this e-mail because you asked the network for care on our website.",
+        patient_name=referral.patient_name,
+        state=state_name(state),
+    )
     return referral
 
 
@@ -113,7 +171,8 @@ def change_status(
         to_status=target.value,
     )
     db.session.flush()
-    _notify_therapist(referral)
+    if referral.therapist is not None:
+        _notify_therapist(referral)
     if target == ReferralStatus.ELIGIBLE:
         _welcome_patient(referral)
     return row
@@ -147,7 +206,19 @@ def _notify_therapist(referral: Referral) -> None:
 
 
 def _welcome_patient(referral: Referral) -> None:
-    """Next steps only: the medical intake. No clinical details."""
+    """Next steps only: the medical intake (or, for a self-referral, finding a therapist).
+    No clinical details."""
+    if referral.is_self_referral:
+        send_email(
+            referral.email,
+            "Next step: we are finding you a therapist",
+            "practice_self_referral_eligible",
+            reason="You receive this e-mail because you asked the network for care and "
+            "agreed to be contacted.",
+            patient_name=referral.patient_name,
+            state=state_name(referral.state),
+        )
+        return
     send_email(
         referral.email,
         "Welcome: your next step is the medical intake",

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from lms import audit
 from lms.auth import current_user_obj, get_or_404, staff_required
 from lms.certification.guard import certified_required
-from lms.db import paginate
+from lms.db import paginate, utcnow
 from lms.extensions import db
 from lms.forms import choices
+from lms.practice import services as matching
+from lms.practice.forms import ConfirmForm
 from lms.referrals import services
 from lms.referrals.forms import NoteForm, ReferralFilterForm, ReferralForm, StatusForm
-from lms.referrals.models import EventKind, Referral, ReferralStatus
+from lms.referrals.models import EventKind, Referral, ReferralSource, ReferralStatus
 
 bp = Blueprint("referrals", __name__)
 
@@ -79,9 +81,19 @@ def detail(referral_id: int) -> Any:
 def pipeline() -> Any:
     form = ReferralFilterForm(request.args)
     stmt = select(Referral).order_by(Referral.created_at.desc(), Referral.id.desc())
-    status = form.status.data if form.validate() else None
+    valid = form.validate()
+    status = form.status.data if valid else None
+    source = form.source.data if valid else None
     if status:
         stmt = stmt.where(Referral.status == ReferralStatus(status))
+    if source == "awaiting_match":
+        stmt = stmt.where(
+            Referral.source == ReferralSource.SELF,
+            Referral.status == ReferralStatus.ELIGIBLE,
+            Referral.therapist_id.is_(None),
+        )
+    elif source:
+        stmt = stmt.where(Referral.source == ReferralSource(source))
     page = paginate(db.session, stmt, request.args.get("page", 1, type=int), PER_PAGE)
     return render_template("referrals/pipeline.html", form=form, page=page)
 
@@ -100,14 +112,24 @@ def _render_review(
     note_form: NoteForm | None = None,
     error: str | None = None,
 ) -> Any:
+    offers, current = [], None
+    if referral.is_self_referral:
+        # Offers past their time are closed before anyone reads them.
+        now = utcnow()
+        matching.expire_due(now, referral)
+        offers = matching.offers_for_referral(referral)
+        current = matching.open_offer(referral, now)
     # Every staff view of a referral is in the audit log, including re-renders after a POST.
-    audit.record("referral.viewed", referral)
+    audit.record("referral.viewed", referral, source=referral.source.value)
     db.session.commit()
     return render_template(
         "referrals/review.html",
         referral=referral,
         status_form=status_form or _status_form(referral),
         note_form=note_form or NoteForm(formdata=None),
+        offers=offers,
+        current_offer=current,
+        withdraw_form=ConfirmForm(formdata=None),
         error=error,
     ), (
         422

@@ -1,0 +1,1 @@
+"""Practice profiles of certified partners, the public patient intake, and matching."""
