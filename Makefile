@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install install-test run serve worker migrate seed test test-sqlite test-postgres test-browser lint clean
+.PHONY: help install install-test run serve worker migrate seed test test-sqlite test-postgres test-browser test-deploy lint clean
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web server and worker on http://$(HOST):$(PORT)"
@@ -47,20 +47,26 @@ run: seed
 	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload & web=$$!; \
 	wait -n $$worker $$web
 
-# The same suite on SQLite and on PostgreSQL, then the browser tests in headless Chromium.
+# The same suite on SQLite and on PostgreSQL, then the browser tests in headless Chromium,
+# then several gunicorn servers on one PostgreSQL and Redis.
+UNIT := not browser and not deploy
 test: install-test
-	$(BIN)/pytest -q -m "not browser" -p no:cacheprovider
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser" -p no:cacheprovider
+	$(BIN)/pytest -q -m "$(UNIT)" -p no:cacheprovider
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "$(UNIT)" -p no:cacheprovider
 	$(BIN)/pytest -q -m browser -p no:cacheprovider
+	$(BIN)/pytest -q -m deploy -p no:cacheprovider
 
 test-sqlite: install-test
-	$(BIN)/pytest -q -m "not browser"
+	$(BIN)/pytest -q -m "$(UNIT)"
 
 test-postgres: install-test
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "$(UNIT)"
 
 test-browser: install-test
 	$(BIN)/pytest -q -m browser
+
+test-deploy: install-test
+	$(BIN)/pytest -q -m deploy
 
 lint: install-test
 	$(BIN)/ruff check lms tests

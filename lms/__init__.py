@@ -65,8 +65,11 @@ def import_models() -> None:
     from lms.accounts import models  # noqa: F401
     from lms.certification import models as certification_models  # noqa: F401
     from lms.licensure import models as licensure_models  # noqa: F401
+    from lms.outcomes import models as outcome_models  # noqa: F401
     from lms.payments import models as payment_models  # noqa: F401
+    from lms.practice import models as practice_models  # noqa: F401
     from lms.referrals import models as referral_models  # noqa: F401
+    from lms.support import models as support_models  # noqa: F401
     from lms.training import models as training_models  # noqa: F401
 
 
@@ -74,35 +77,49 @@ def import_jobs() -> None:
     """Import every module that declares background or scheduled jobs (the worker runs them)."""
     from lms import mail  # noqa: F401
     from lms.licensure import tasks as licensure_tasks  # noqa: F401
+    from lms.practice import tasks as practice_tasks  # noqa: F401
+    from lms.support import tasks as support_tasks  # noqa: F401
     from lms.training import tasks  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_bp
     from lms.admin.views import bp as admin_bp
+    from lms.analytics.views import bp as analytics_bp
     from lms.certification.views import bp as certification_bp
     from lms.licensure.views import bp as licensure_bp
     from lms.main.views import bp as main_bp
+    from lms.outcomes.views import bp as outcomes_bp
     from lms.payments.views import bp as payments_bp
+    from lms.practice.views import bp as practice_bp
     from lms.referrals.views import bp as referrals_bp
+    from lms.resources.views import bp as resources_bp
+    from lms.support.views import bp as support_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(analytics_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(licensure_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(outcomes_bp)
+    app.register_blueprint(resources_bp)
+    app.register_blueprint(support_bp)
+    app.register_blueprint(practice_bp)
 
 
 def register_cli(app: Flask) -> None:
     from lms import cli
+    from lms.resources import cli as resources_cli
     from lms.training import cli as training_cli
 
     cli.register(app)
     training_cli.register(app)
+    resources_cli.register(app)
 
 
 def init_web(app: Flask) -> None:

@@ -86,6 +86,21 @@ def register(app: Flask) -> None:
         for line in seed_certification(users["partner@example.org"]):
             click.echo(f"  {line}")
         db.session.commit()
+        from lms.practice.demo import seed_practice
+
+        for line in seed_practice(users["clinician@example.org"], users["partner@example.org"]):
+            click.echo(f"  {line}")
+        db.session.commit()
+        from lms.outcomes.demo import seed_outcomes
+
+        for line in seed_outcomes(users["partner@example.org"]):
+            click.echo(f"  {line}")
+        db.session.commit()
+        from lms.support.demo import seed_support
+
+        for line in seed_support(users["clinician@example.org"], users["partner@example.org"]):
+            click.echo(f"  {line}")
+        db.session.commit()
 
     @app.cli.command("demo-code")
     def demo_code() -> None:

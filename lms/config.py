@@ -50,6 +50,20 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Medical-support queue (docs/support-queue.md): first-response targets in minutes
+    # (calendar time) and how often an overdue request is escalated again.
+    SUPPORT_TARGET_URGENT_MINUTES = 15
+    SUPPORT_TARGET_HIGH_MINUTES = 120
+    SUPPORT_TARGET_ROUTINE_MINUTES = 24 * 60
+    SUPPORT_ESCALATION_REPEAT_MINUTES = 10
+    # E-mail addresses told when a request passes its target (e.g. the medical director);
+    # empty: every admin. From the environment: comma-separated.
+    SUPPORT_ESCALATION_CONTACTS: tuple[str, ...] = ()
+    # Matching (lms/practice): hours a partner has to answer an offer; the public intake
+    # form's rate limit and the least time a person takes to fill it in (bot check).
+    PRACTICE_OFFER_HOURS = 72
+    INTAKE_RATE_LIMIT = "5 per hour"
+    INTAKE_MIN_SECONDS = 3
     # Server-side sessions (lms/accounts/sessions.py): idle timeout and absolute lifetime.
     SESSION_IDLE_MINUTES = 30
     SESSION_IDLE_WARNING_SECONDS = 120
@@ -179,6 +193,15 @@ _ENV_KEYS: dict[str, Any] = {
     "SESSION_MAX_HOURS": float,
     "MFA_RATE_LIMIT": str,
     "UPLOAD_RATE_LIMIT": str,
+    "SUPPORT_TARGET_URGENT_MINUTES": int,
+    "SUPPORT_TARGET_HIGH_MINUTES": int,
+    "SUPPORT_TARGET_ROUTINE_MINUTES": int,
+    "SUPPORT_ESCALATION_REPEAT_MINUTES": int,
+    "SUPPORT_ESCALATION_CONTACTS": str,
+    "RESOURCES_PATH": str,
+    "PRACTICE_OFFER_HOURS": int,
+    "INTAKE_RATE_LIMIT": str,
+    "INTAKE_MIN_SECONDS": int,
     "LOGIN_RATE_LIMIT": str,
     "PASSWORD_RESET_RATE_LIMIT": str,
     "REGISTER_RATE_LIMIT": str,

@@ -7,6 +7,7 @@ session to an outer connection (``Database.bind_to``) for per-test rollback.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Enum,
     MetaData,
     Select,
     create_engine,
@@ -184,3 +186,17 @@ def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive "contains" search over ``columns`` (the admin search boxes)."""
     needle = f"%{text.strip().lower()}%"
     return or_(*(func.lower(column).like(needle) for column in columns))
+
+
+def string_enum(cls: type[enum.Enum], name: str, length: int = 24) -> Enum:
+    """A Python enum stored as its values in a string column with a CHECK constraint
+    (portable: no native PostgreSQL enum types to migrate)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=length,
+        create_constraint=True,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )

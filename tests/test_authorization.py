@@ -26,6 +26,8 @@ PUBLIC_ENDPOINTS = {
     "training.verify",
     "training.verify_code",
     "payments.webhook",
+    "practice.get_care",
+    "practice.get_care_thanks",
 }
 
 

@@ -323,6 +323,16 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
     )
 
 
-def support_overdue(now: datetime) -> ActionList | None:
-    """Support requests past their first-response target (None until the queue exists)."""
-    return None
+def support_overdue(now: datetime) -> ActionList:
+    """Support requests past their first-response target with no reply, most overdue first."""
+    from lms.support.models import ACTIVE_STATUSES, SupportRequest
+
+    return _action_list(
+        select(SupportRequest)
+        .where(
+            SupportRequest.status.in_(ACTIVE_STATUSES),
+            SupportRequest.first_response_at.is_(None),
+            SupportRequest.due_at <= now,
+        )
+        .order_by(SupportRequest.due_at, SupportRequest.id)
+    )

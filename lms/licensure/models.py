@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.db import Base, utcnow
+from lms.db import Base, string_enum, utcnow
 from lms.licensure.data import LicenseType, state_name
 
 
@@ -53,18 +52,6 @@ class RecordStatus(enum.StrEnum):
         )
 
 
-def _enum(cls: type[enum.Enum], name: str, length: int) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=length,
-        create_constraint=True,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
-
-
 class ReviewedRecord:
     """Columns shared by the records an admin verifies."""
 
@@ -72,7 +59,7 @@ class ReviewedRecord:
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     expires_on: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[RecordStatus] = mapped_column(
-        _enum(RecordStatus, "licensure_status", 24), default=RecordStatus.PENDING, index=True
+        string_enum(RecordStatus, "licensure_status", 24), default=RecordStatus.PENDING, index=True
     )
     # Bumped by every change the therapist makes: an admin decides on the revision they saw.
     revision: Mapped[int] = mapped_column(default=1)
@@ -127,7 +114,7 @@ class License(ReviewedRecord, Base):
     __tablename__ = "licenses"
 
     kind = "license"
-    license_type: Mapped[LicenseType] = mapped_column(_enum(LicenseType, "license_type", 32))
+    license_type: Mapped[LicenseType] = mapped_column(string_enum(LicenseType, "license_type", 32))
     state: Mapped[str] = mapped_column(String(2), index=True)
     number: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date] = mapped_column(Date)

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -28,19 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.db import Base, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=24,
-        create_constraint=True,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
+from lms.db import Base, string_enum, utcnow
 
 
 class Course(Base):
@@ -158,8 +145,12 @@ class Enrollment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"))
-    status: Mapped[EnrollmentStatus] = mapped_column(_enum(EnrollmentStatus, "enrollment_status"))
-    source: Mapped[EnrollmentSource] = mapped_column(_enum(EnrollmentSource, "enrollment_source"))
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        string_enum(EnrollmentStatus, "enrollment_status")
+    )
+    source: Mapped[EnrollmentSource] = mapped_column(
+        string_enum(EnrollmentSource, "enrollment_source")
+    )
     enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -208,7 +199,7 @@ class QuizAttempt(Base):
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
     module_version_id: Mapped[int] = mapped_column(ForeignKey("module_versions.id"))
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus, "attempt_status"))
+    status: Mapped[AttemptStatus] = mapped_column(string_enum(AttemptStatus, "attempt_status"))
     # [{"question": {...}, "order": [answer indices as shown]}], frozen at start
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     pass_mark: Mapped[int]

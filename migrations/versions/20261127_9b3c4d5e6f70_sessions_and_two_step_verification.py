@@ -75,7 +75,7 @@ def downgrade():
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
     op.drop_table("user_sessions")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("mfa_last_step")
-        batch_op.drop_column("mfa_enabled_at")
-        batch_op.drop_column("mfa_secret")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch rebuild of
+    # "users" would fail on SQLite, where many tables point at it with foreign keys on.
+    for column in ("mfa_last_step", "mfa_enabled_at", "mfa_secret"):
+        op.drop_column("users", column)

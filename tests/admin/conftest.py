@@ -5,3 +5,8 @@ from tests.certification.conftest import (  # noqa: F401 - fixtures
     make_certified,
     required_course,
 )
+from tests.training.conftest import (  # noqa: F401, E402 - fixtures
+    courses_dir,
+    mini_course,
+    sync_courses,
+)

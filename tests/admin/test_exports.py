@@ -35,6 +35,9 @@ LISTS = {
         ["", "?status=all", "?kind=insurance&status=all", "?state=TX&status=all"],
     ),
     "payments.admin_csv": ("/admin/payments", [""]),
+    "analytics.index_csv": ("/admin/courses", [""]),
+    "analytics.course_csv": ("/admin/courses/kap-required", [""]),
+    "analytics.module_csv": ("/admin/courses/mini-course/modules/01-basics", [""]),
 }
 
 
@@ -61,7 +64,7 @@ def _normalise(value: str) -> str:
 
 
 @pytest.fixture
-def varied_data(make_user, make_certified, required_course):
+def varied_data(make_user, make_certified, required_course, mini_course):
     admin = make_user("admin", full_name="List Admin", email="list.admin@example.org")
     for i in range(28):
         user = make_user(full_name=f"List Person {i:02d}", verified=i % 4 != 0)
