@@ -11,11 +11,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from lms.accounts.models import User
-from lms.db import utcnow
 from lms.extensions import db
 from lms.support.models import SupportRequest
 from lms.training.models import Course, CourseVersion
-from tests.browser.conftest import LiveServer, UserInfo, first_link, log_in, log_in_ok
+from tests.browser.conftest import LiveServer, UserInfo, first_link, log_in_ok
 from tests.browser.test_accessibility import _audit
 from tests.certification.conftest import (
     accept_current,
@@ -32,22 +31,8 @@ REPLY = "Stay with the patient; I am calling you now on 303-555-0170."
 
 
 def _staff_log_in(page: Page, live_server: LiveServer, user: UserInfo) -> None:
-    """Log a clinician in, through two-step verification when staff must use it."""
-    import pyotp
-
-    with live_server.app.app_context():
-        account = db.session.get(User, user.id)
-        secret = getattr(account, "mfa_secret", None)
-        if hasattr(account, "mfa_secret") and not secret:
-            secret = pyotp.random_base32()
-            account.mfa_secret = secret
-            account.mfa_enabled_at = utcnow()
-            db.session.commit()
-    log_in(page, user.email, user.password)
-    if re.search(r"/login/verify", page.url):
-        page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    """Log a clinician in (log_in answers the two-step verification code)."""
+    log_in_ok(page, user.email, user.password)
 
 
 def _certify(live_server: LiveServer, user: UserInfo) -> None:
