@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -28,8 +28,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Every constraint gets a predictable name, so later migrations can drop it.
 NAMING_CONVENTION = {
@@ -96,12 +99,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
 
 
 def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def retry_if_locked(session: Any, action: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``action`` (which commits); on SQLite, run it again when it lost a race for the
+    write lock. A deferred transaction that read before another connection wrote fails at
+    once with "database is locked" however long the busy timeout; starting over is the
+    documented remedy. PostgreSQL waits on row locks instead and never gets here."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except OperationalError as error:
+            session.rollback()
+            message = str(error).lower()
+            if ("locked" not in message and "busy" not in message) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Database:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from lms.accounts.models import User, UserSession
 from lms.db import utcnow
@@ -97,11 +98,16 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
     g.user_session_id = row.id
     g.session_seen_at = row.last_seen_at
     if not request.headers.get(BACKGROUND_HEADER) and now - row.last_seen_at >= TOUCH_EVERY:
-        db.session.execute(
-            update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
-        )
-        db.session.commit()
-        g.session_seen_at = now
+        try:
+            db.session.execute(
+                update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+            )
+            db.session.commit()
+            g.session_seen_at = now
+        except OperationalError:
+            # SQLite lost a race for the write lock: the activity is noted on the next
+            # request (a minute at most); the page itself must not fail for it.
+            db.session.rollback()
     return user
 
 

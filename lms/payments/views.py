@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Role, User
 from lms.auth import admin_required, current_user_obj, get_or_404, public
-from lms.db import paginate, utcnow
+from lms.db import paginate, retry_if_locked, utcnow
 from lms.exports import audited_csv
 from lms.extensions import csrf, db
 from lms.payments import services, stripe_client
@@ -143,9 +143,14 @@ def webhook() -> Any:
         event = stripe_client.construct_event(request.get_data(), signature)
     except (ValueError, stripe_client.SignatureVerificationError):
         return {"error": "invalid signature"}, 400
-    try:
+
+    def apply() -> str:
         outcome = services.handle_event(event)
         db.session.commit()
+        return outcome
+
+    try:
+        outcome = retry_if_locked(db.session, apply)
     except IntegrityError:
         db.session.rollback()  # the same event, applied by a concurrent delivery
         outcome = "duplicate"

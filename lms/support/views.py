@@ -16,13 +16,13 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from lms import audit
 from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, role_required, staff_required
 from lms.certification.guard import certified_required
-from lms.db import paginate, utcnow
+from lms.db import paginate, retry_if_locked, utcnow
 from lms.extensions import db
 from lms.forms import choices
 from lms.support import metrics as support_metrics
@@ -62,16 +62,8 @@ def _unread_alerts_of_current_user() -> int:
 
 def _retry_if_locked(action: Callable[[], Any], attempts: int = 3) -> Any:
     """Run ``action``; on SQLite, retry when another writer held the lock (a busy database
-    is not the user's fault). PostgreSQL waits on row locks instead and never gets here."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except OperationalError as error:
-            db.session.rollback()
-            locked = "locked" in str(error).lower() or "busy" in str(error).lower()
-            if not locked or attempt == attempts - 1:
-                raise
-    return None  # pragma: no cover
+    is not the user's fault)."""
+    return retry_if_locked(db.session, action, attempts)
 
 
 # --- therapists -------------------------------------------------------------------------------
