@@ -359,7 +359,7 @@ def _render_review(
         error=error,
         is_clinician=user.role == Role.CLINICIAN,
         reply_form=reply_form or ReplyForm(formdata=None),
-        note_form=note_form or NoteForm(formdata=None),
+        note_form=note_form or NoteForm(formdata=None, prefix="note"),
         awaiting_form=awaiting_form or MessageForm(formdata=None, prefix="awaiting"),
         resolve_form=resolve_form or MessageForm(formdata=None, prefix="resolve"),
         reassign_form=reassign_form or _reassign_form(req),
@@ -447,7 +447,7 @@ def reply(request_id: int) -> Any:
 def note(request_id: int) -> Any:
     req = _any_request_or_404(request_id)
     user = current_user_obj()
-    form = NoteForm()
+    form = NoteForm(prefix="note")
     return _act(
         req,
         form,

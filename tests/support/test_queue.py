@@ -192,7 +192,7 @@ def test_internal_notes_stay_internal(
     clinician = make_user("clinician")
     login(clinician)
     mail.clear()
-    response = client.post(f"/clinical/support/{request.id}/note", data={"body": NOTE})
+    response = client.post(f"/clinical/support/{request.id}/note", data={"note-body": NOTE})
     assert response.status_code == 302
     assert NOTE in client.get(f"/clinical/support/{request.id}").get_data(as_text=True)
     assert mail == []
@@ -219,7 +219,7 @@ def test_every_staff_view_is_audited(
     assert audit_count("support.viewed", request.id, clinician) == 1
     client.get(f"/clinical/support/{request.id}")
     assert audit_count("support.viewed", request.id, clinician) == 2
-    client.post(f"/clinical/support/{request.id}/note", data={"body": ""})  # re-rendered, 422
+    client.post(f"/clinical/support/{request.id}/note", data={"note-body": ""})  # re-rendered, 422
     assert audit_count("support.viewed", request.id, clinician) == 3
     client.get("/clinical/support")
     assert audit_count("support.queue_viewed", actor=clinician) == 1
@@ -361,7 +361,7 @@ def test_admins_read_note_and_reassign_but_do_not_take_clinical_actions(
         assert response.status_code == 403, action
     assert client.post("/clinical/support/on-call").status_code == 403
     assert (
-        client.post(f"/clinical/support/{request.id}/note", data={"body": "Paged Dr A."})
+        client.post(f"/clinical/support/{request.id}/note", data={"note-body": "Paged Dr A."})
     ).status_code == 302
     response = client.post(
         f"/clinical/support/{request.id}/reassign",
