@@ -92,6 +92,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             db.session.flush()
             people[key] = (user.id, user.email, user.mfa_secret)
         db.session.commit()
+        db.session.remove()
         db.engine.dispose()
 
     env = {
@@ -256,6 +257,7 @@ def test_a_request_claimed_through_one_server_cannot_be_claimed_through_the_othe
         )
         db.session.commit()
         request_id = request.id
+        db.session.remove()
         db.engine.dispose()
 
     ana, ben = Browser(), Browser()
@@ -290,4 +292,5 @@ def test_a_request_claimed_through_one_server_cannot_be_claimed_through_the_othe
         row = db.session.scalar(select(SupportRequest).where(SupportRequest.id == request_id))
         owner = db.session.get(User, row.claimed_by_id)
         assert owner.full_name == winner_name
+        db.session.remove()
         db.engine.dispose()
