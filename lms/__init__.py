@@ -113,13 +113,14 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from lms import cli
+    from lms import cli, scale
     from lms.resources import cli as resources_cli
     from lms.training import cli as training_cli
 
     cli.register(app)
     training_cli.register(app)
     resources_cli.register(app)
+    scale.register(app)
 
 
 def init_web(app: Flask) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, select
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
@@ -63,21 +64,39 @@ def funnel(now: datetime) -> list[Stage]:
         Enrollment.course_id.in_(_required_courses()),
         Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
     )
-    steps: list[tuple[str, str, Any]] = [
-        ("registered", "Registered", User.id.is_not(None)),
+    # Each condition is evaluated once per therapist: therapists are grouped by which
+    # conditions they meet (a few dozen groups at most) and the stages add the groups up.
+    # Repeating the conditions inside every stage's CASE made PostgreSQL run each EXISTS up
+    # to six times per therapist.
+    conditions: list[tuple[str, str, Any]] = [
         ("enrolled", "Enrolled in the required training", enrolled),
         ("paid", "Paid (or enrolment comped)", paid),
         ("trained", "Training complete, certificate valid", clauses["training"]),
         ("licensed", "License verified", clauses["license"]),
-        ("certified", "Certified partner", and_(*clauses.values())),
     ]
-    columns = []
-    so_far: list[Any] = []
-    for key, _label, condition in steps:
-        so_far.append(condition)
-        columns.append(func.coalesce(func.sum(case((and_(*so_far), 1), else_=0)), 0).label(key))
-    row = db.session.execute(select(*columns).where(User.role == Role.THERAPIST)).one()
-    return [Stage(key, label, int(getattr(row, key))) for key, label, _ in steps]
+    flags = [condition.label(key) for key, _label, condition in conditions]
+    flags += [clause.label(f"req_{key}") for key, clause in clauses.items()]
+    # Grouped over a subquery's columns: a condition that is a constant (no required course
+    # yet) would otherwise read as "GROUP BY 0", a column position, on SQLite.
+    inner = select(*flags).where(User.role == Role.THERAPIST).subquery()
+    columns = list(inner.c)
+    groups = db.session.execute(select(*columns, func.count().label("n")).group_by(*columns)).all()
+    counts = {"registered": 0, "certified": 0, **{key: 0 for key, _l, _c in conditions}}
+    for group in groups:
+        met = {key: bool(value) for key, value in group._mapping.items() if key != "n"}
+        counts["registered"] += group.n
+        so_far = True
+        for key, _label, _condition in conditions:
+            so_far = so_far and met[key]
+            counts[key] += group.n if so_far else 0
+        if so_far and all(met[f"req_{key}"] for key in clauses):
+            counts["certified"] += group.n
+    labels = [
+        ("registered", "Registered"),
+        *((key, label) for key, label, _c in conditions),
+        ("certified", "Certified partner"),
+    ]
+    return [Stage(key, label, counts[key]) for key, label in labels]
 
 
 @dataclass
@@ -88,9 +107,11 @@ class ActionList:
     total: int
 
 
-def _action_list(stmt: Select[Any], limit: int = 8) -> ActionList:
+def _action_list(stmt: Select[Any], *load: Any, limit: int = 8) -> ActionList:
+    """The first ``limit`` rows (with ``load``: the related rows the box shows, loaded in the
+    same query) and the count of all."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    return ActionList(list(db.session.scalars(stmt.limit(limit))), total or 0)
+    return ActionList(list(db.session.scalars(stmt.options(*load).limit(limit))), total or 0)
 
 
 def awaiting_verification() -> dict[str, ActionList]:
@@ -99,7 +120,8 @@ def awaiting_verification() -> dict[str, ActionList]:
         kind: _action_list(
             select(model)
             .where(model.status == RecordStatus.PENDING)
-            .order_by(model.submitted_at, model.id)
+            .order_by(model.submitted_at, model.id),
+            joinedload(model.user),
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
@@ -116,7 +138,8 @@ def expiring_soon(today: date, days: int = 30) -> dict[str, ActionList]:
                 model.expires_on > today,
                 model.expires_on <= until,
             )
-            .order_by(model.expires_on, model.id)
+            .order_by(model.expires_on, model.id),
+            joinedload(model.user),
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
@@ -127,7 +150,8 @@ def referrals_waiting() -> ActionList:
     return _action_list(
         select(Referral)
         .where(Referral.status == ReferralStatus.NEW)
-        .order_by(Referral.created_at, Referral.id)
+        .order_by(Referral.created_at, Referral.id),
+        joinedload(Referral.therapist),
     )
 
 
@@ -300,7 +324,7 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
     )
     return TherapistRecord(
         status=certification.certification_status(user, now),
-        progress=[training.course_progress(e) for e in training.user_enrollments(user)],
+        progress=training.courses_progress(training.user_enrollments(user)),
         attempts=list(
             db.session.execute(
                 select(QuizAttempt, ModuleVersion.title)

@@ -38,11 +38,9 @@ def dashboard() -> Any:
     certificates = []
     now = utcnow()
     if user.role.value == "therapist":
-        learning = [
-            training.course_progress(enrollment)
-            for enrollment in training.user_enrollments(user)
-            if enrollment.is_open
-        ]
+        learning = training.courses_progress(
+            [e for e in training.user_enrollments(user) if e.is_open]
+        )
         licensure_overview = licensure.overview(user)
         status = certification.certification_status(user, now)
         certificates = certification.user_certificates(user)

@@ -253,7 +253,8 @@ class Certificate(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    # Course progress looks certificates up by enrolment (lms.training.services).
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
     course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"))
     holder_name: Mapped[str] = mapped_column(String(200))
     course_title: Mapped[str] = mapped_column(String(200))

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from lms import audit
 from lms.db import utcnow
@@ -47,6 +48,7 @@ def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
 
 
 def _finished_attempts(user_id: int, module: ModuleVersion) -> list[QuizAttempt]:
+    """The learner's finished attempts (the frozen questions load only if something reads them)."""
     return list(
         db.session.scalars(
             select(QuizAttempt)
@@ -56,6 +58,7 @@ def _finished_attempts(user_id: int, module: ModuleVersion) -> list[QuizAttempt]
                 QuizAttempt.status != AttemptStatus.IN_PROGRESS,
             )
             .order_by(QuizAttempt.number)
+            .options(defer(QuizAttempt.questions))
         )
     )
 
@@ -200,6 +203,8 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
     except ResponseError as exc:
         raise TrainingError(f"That answer is not valid: {exc}") from exc
     row = _answer_row(attempt, position)
+    if row is not None and row.response == response:
+        return row  # the same answer again (the submit form re-sends every saved answer)
     if row is None:
         row = AttemptAnswer(attempt_id=attempt.id, position=position, question_key=question.key())
         attempt.answers.append(row)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import defer, joinedload
 
 from lms import audit
 from lms.accounts.models import User
@@ -16,6 +18,7 @@ from lms.training.models import (
     Certificate,
     Course,
     CourseVersion,
+    CourseVersionModule,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -58,7 +61,10 @@ def listed_courses() -> list[Course]:
 def user_enrollments(user: User) -> list[Enrollment]:
     return list(
         db.session.scalars(
-            select(Enrollment).where(Enrollment.user_id == user.id).order_by(Enrollment.enrolled_at)
+            select(Enrollment)
+            .where(Enrollment.user_id == user.id)
+            .order_by(Enrollment.enrolled_at)
+            .options(joinedload(Enrollment.course))
         )
     )
 
@@ -171,39 +177,93 @@ class CourseProgress:
         return next((m for m in self.modules if not m.complete), None)
 
 
+# Big columns a progress list never shows: loaded only when a page reads them.
+_HEAVY_MODULE_COLUMNS = (
+    ModuleVersion.lesson_markdown,
+    ModuleVersion.lesson_html,
+    ModuleVersion.questions,
+)
+
+
+def version_modules(version_ids: Iterable[int]) -> dict[int, list[ModuleVersion]]:
+    """The modules of each course version, in order: one query for any number of versions."""
+    ids = set(version_ids)
+    out: dict[int, list[ModuleVersion]] = {version_id: [] for version_id in ids}
+    if not ids:
+        return out
+    rows = db.session.execute(
+        select(CourseVersionModule.course_version_id, ModuleVersion)
+        .join(ModuleVersion, ModuleVersion.id == CourseVersionModule.module_version_id)
+        .where(CourseVersionModule.course_version_id.in_(ids))
+        .order_by(CourseVersionModule.course_version_id, CourseVersionModule.position)
+        .options(*(defer(column) for column in _HEAVY_MODULE_COLUMNS))
+    )
+    for version_id, module in rows:
+        out[version_id].append(module)
+    return out
+
+
 def course_progress(enrollment: Enrollment) -> CourseProgress:
+    return courses_progress([enrollment])[0]
+
+
+def courses_progress(enrollments: Sequence[Enrollment]) -> list[CourseProgress]:
+    """Progress in each enrolment, in five queries whatever the number of enrolments and
+    modules (the dashboard shows every course of a learner)."""
+    if not enrollments:
+        return []
     # By id, not the relationship: a sync in this session may have just moved the learner.
-    version = db.session.get(CourseVersion, enrollment.course_version_id)
-    assert version is not None
-    modules = version.modules
+    version_ids = {e.course_version_id for e in enrollments}
+    versions = {
+        v.id: v
+        for v in db.session.scalars(select(CourseVersion).where(CourseVersion.id.in_(version_ids)))
+    }
+    modules = version_modules(version_ids)
+    module_ids = {m.id for listed in modules.values() for m in listed}
     rows = {
-        p.module_version_id: p
+        (p.user_id, p.module_version_id): p
         for p in db.session.scalars(
             select(ModuleProgress).where(
-                ModuleProgress.user_id == enrollment.user_id,
-                ModuleProgress.module_version_id.in_([m.id for m in modules]),
+                ModuleProgress.user_id.in_({e.user_id for e in enrollments}),
+                ModuleProgress.module_version_id.in_(module_ids),
             )
         )
     }
-    states = []
-    unlocked = True
-    for position, module in enumerate(modules):
-        progress = rows.get(module.id)
-        states.append(ModuleState(module, position, progress, unlocked))
-        unlocked = unlocked and bool(progress and progress.completed_at)
-    evaluation_items = (version.evaluation or {}).get("items", [])
-    evaluation_done = (
-        db.session.scalar(
-            select(EvaluationResponse.id).where(EvaluationResponse.enrollment_id == enrollment.id)
+    enrollment_ids = [e.id for e in enrollments]
+    evaluated = set(
+        db.session.scalars(
+            select(EvaluationResponse.enrollment_id).where(
+                EvaluationResponse.enrollment_id.in_(enrollment_ids)
+            )
         )
-        is not None
     )
-    certificate = db.session.scalar(
+    certificates: dict[int, Certificate] = {}
+    for certificate in db.session.scalars(
         select(Certificate)
-        .where(Certificate.enrollment_id == enrollment.id)
-        .order_by(Certificate.issued_at.desc())
-    )
-    return CourseProgress(enrollment, states, bool(evaluation_items), evaluation_done, certificate)
+        .where(Certificate.enrollment_id.in_(enrollment_ids))
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    ):
+        certificates.setdefault(certificate.enrollment_id, certificate)
+    out = []
+    for enrollment in enrollments:
+        version = versions[enrollment.course_version_id]
+        states = []
+        unlocked = True
+        for position, module in enumerate(modules[version.id]):
+            progress = rows.get((enrollment.user_id, module.id))
+            states.append(ModuleState(module, position, progress, unlocked))
+            unlocked = unlocked and bool(progress and progress.completed_at)
+        evaluation_items = (version.evaluation or {}).get("items", [])
+        out.append(
+            CourseProgress(
+                enrollment,
+                states,
+                bool(evaluation_items),
+                enrollment.id in evaluated,
+                certificates.get(enrollment.id),
+            )
+        )
+    return out
 
 
 def module_state(enrollment: Enrollment, slug: str) -> ModuleState:

@@ -82,7 +82,7 @@ def course(slug: str) -> Any:
         enrollment=enrollment,
         progress=progress,
         modules=modules,
-        syllabus=version.modules if version else [],
+        syllabus=services.version_modules([version.id])[version.id] if version else [],
         form=ConfirmForm(),
         payments=services.payments_configured(),
     )

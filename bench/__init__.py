@@ -1,0 +1,1 @@
+"""The benchmark (docs/PERFORMANCE.md)."""

@@ -1,0 +1,114 @@
+"""The query plans of the big lists at seeded scale: the support queue, the therapist
+directory and the audit log (the statements the pages run, built by the same functions).
+
+``plans()`` returns, for each statement, the scans PostgreSQL chose: which tables were
+read through an index and which were read whole. ``tests/perf/test_query_plans.py``
+holds the same statements to an index on any database; this is the at-scale view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql
+
+from lms.extensions import db
+
+
+@dataclass
+class Plan:
+    name: str
+    sql: str
+    index_scans: list[str]  # "table via index"
+    seq_scans: list[str]  # tables read whole
+    total_cost: float
+    ms: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
+    """The list pages' statements: one page of rows and the count ``paginate`` runs."""
+    from lms.accounts.models import Role, User
+    from lms.admin import reports
+    from lms.audit import AuditEvent
+    from lms.support import services as support
+
+    now = now or datetime.now(UTC)
+    clinician = db.session.scalar(select(User).where(User.role == Role.CLINICIAN).limit(1))
+    queue = support.queue_query(clinician, support.QueueFilter(), now)  # type: ignore[arg-type]
+    directory = reports.directory_query(reports.DirectoryFilters(), now)
+    by_state = reports.directory_query(reports.DirectoryFilters(state="CO"), now)
+    search = reports.directory_query(reports.DirectoryFilters(q="smith"), now)
+    audit = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    return {
+        "queue page": queue.limit(25),
+        "queue count": select(func.count()).select_from(queue.order_by(None).subquery()),
+        "queue counters": support_counts_statement(now),
+        "directory page": directory.limit(25),
+        "directory by state": by_state.limit(25),
+        "directory search": search.limit(25),
+        "audit page": audit.limit(50),
+        "audit count": select(func.count()).select_from(audit.order_by(None).subquery()),
+    }
+
+
+def support_counts_statement(now: datetime) -> Select[Any]:
+    from lms.support.models import ACTIVE_STATUSES, Status, SupportRequest
+
+    return select(
+        func.count().filter(SupportRequest.status == Status.OPEN),
+        func.count().filter(
+            SupportRequest.first_response_at.is_(None), SupportRequest.due_at <= now
+        ),
+        func.count(),
+    ).where(SupportRequest.status.in_(ACTIVE_STATUSES))
+
+
+def _walk(node: dict[str, Any], index_scans: list[str], seq_scans: list[str]) -> None:
+    kind = node.get("Node Type", "")
+    if kind in ("Index Scan", "Index Only Scan", "Bitmap Index Scan"):
+        table = node.get("Relation Name")
+        index = node.get("Index Name")
+        index_scans.append(f"{table} via {index}" if table else str(index))
+    elif kind == "Seq Scan":
+        seq_scans.append(node.get("Relation Name", "?"))
+    for child in node.get("Plans", []):
+        _walk(child, index_scans, seq_scans)
+
+
+def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], str]:
+    """PostgreSQL's plan (JSON) of ``stmt`` with its parameters bound."""
+    compiled = stmt.compile(
+        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
+    )
+    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
+    raw = db.session.connection().exec_driver_sql(
+        f"EXPLAIN ({options}) {compiled.string}", compiled.params
+    )
+    return raw.scalar()[0], compiled.string
+
+
+def plans() -> list[Plan]:
+    out = []
+    for name, stmt in page_statements().items():
+        plan, sql = explain(stmt)
+        index_scans: list[str] = []
+        seq_scans: list[str] = []
+        _walk(plan["Plan"], index_scans, seq_scans)
+        out.append(
+            Plan(
+                name,
+                " ".join(sql.split()),
+                index_scans,
+                seq_scans,
+                float(plan["Plan"].get("Total Cost", 0)),
+                plan.get("Execution Time"),
+            )
+        )
+    db.session.rollback()
+    return out

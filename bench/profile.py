@@ -1,0 +1,115 @@
+"""Profile one scenario in-process: where a request's time goes, and its SQL statements.
+
+    .venv/bin/python -m bench.profile therapist_dashboard --requests 50
+    .venv/bin/python -m bench.profile admin_dashboard --sql      # print each statement
+
+Builds the scenario's requests as the benchmark does (``bench/prepare.py``, on the
+benchmark database), replays them through the WSGI app under cProfile (standard library:
+nothing to install) and prints the functions with the most cumulative time, the mean
+time per request and the number of SQL statements per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import secrets
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from werkzeug.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sql", action="store_true", help="print the statements of one request")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from bench import prepare, run
+
+    url = (args.database_url or run.DEFAULT_URL) + "?options=-c%20jit%3Doff"
+    app = run.make_app(url, secrets.token_hex(32), (ROOT / "instance" / "bench").resolve())
+    app.config.update(LMS_ENV="production", DEBUG=False)
+    snapshot = prepare.Snapshot()
+    with app.app_context():
+        scenarios = prepare.build(app, 16, f"p{secrets.token_hex(3)}", args.requests + 1, snapshot)
+        scenarios.append(prepare.webhook_scenario(run.WEBHOOK_SECRET, args.requests + 1, "p"))
+    scenario = next((s for s in scenarios if s.name == args.scenario), None)
+    if scenario is None:
+        with app.app_context():
+            prepare.restore(snapshot)
+        print("scenarios:", ", ".join(s.name for s in scenarios))
+        return 2
+    client = Client(app, use_cookies=False)
+    engine = app.extensions["lms.db"].engine
+    statements: list[str] = []
+    timings: list[float] = []
+    clock: list[float] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        statements.append(statement)
+        clock.append(time.perf_counter())
+
+    def finished(*_a: Any) -> None:
+        timings.append(time.perf_counter() - clock[-1])
+
+    def send(request: Any) -> int:
+        headers = {"User-Agent": prepare.USER_AGENT, **request.headers}
+        response = client.open(
+            request.path,
+            method=request.method,
+            headers=headers,
+            data=request.body.encode() if request.body else None,
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        response.close()
+        return response.status_code
+
+    requests = [scenario.requests[i % len(scenario.requests)] for i in range(args.requests + 1)]
+    send(requests[0])  # warm-up: templates compiled, caches filled
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "after_cursor_execute", finished)
+    profiler = cProfile.Profile()
+    statuses: Counter[int] = Counter()
+    started = time.perf_counter()
+    profiler.enable()
+    for request in requests[1:]:
+        statuses[send(request)] += 1
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    event.remove(engine, "before_cursor_execute", record)
+    event.remove(engine, "after_cursor_execute", finished)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
+        args.top
+    )
+    print(out.getvalue())
+    n = len(requests) - 1
+    print(f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)")
+    print(f"statuses {dict(statuses)}; SQL statements per request: {len(statements) / n:.1f}")
+    with app.app_context():
+        prepare.close_bench_requests()
+        prepare.end_bench_sessions()
+        prepare.restore(snapshot)
+    if args.sql:
+        per = len(statements) // n
+        for statement, seconds in zip(statements[:per], timings, strict=False):
+            print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:200])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
