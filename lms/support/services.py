@@ -91,6 +91,23 @@ def _touch(request: SupportRequest, now: datetime) -> None:
     request.version = request.version + 1
 
 
+def _move(
+    request: SupportRequest,
+    to_status: Status,
+    kind: EventKind,
+    actor: User,
+    now: datetime,
+    *,
+    assignee: User | None = None,
+) -> Status:
+    """Change the status with its history event and a new version; returns the old status."""
+    before = request.status
+    _event(request, kind, actor, now, from_status=before, to_status=to_status, assignee=assignee)
+    request.status = to_status
+    _touch(request, now)
+    return before
+
+
 def _lock(request: SupportRequest) -> SupportRequest:
     """Re-read the row, locked until the commit (PostgreSQL), so two changes serialise."""
     db.session.refresh(request, with_for_update=True)
@@ -418,16 +435,7 @@ def await_therapist(
     )
     if request.status != Status.CLAIMED:
         raise SupportError("The request is already waiting for the therapist.")
-    _event(
-        request,
-        EventKind.AWAITING,
-        clinician,
-        now,
-        from_status=request.status,
-        to_status=Status.AWAITING_THERAPIST,
-    )
-    request.status = Status.AWAITING_THERAPIST
-    _touch(request, now)
+    _move(request, Status.AWAITING_THERAPIST, EventKind.AWAITING, clinician, now)
     _audit("support.awaiting_therapist", request, clinician)
     db.session.flush()
     return request
@@ -449,17 +457,8 @@ def resolve(
         now,
         "Write a message to the therapist: nobody has replied to this request yet.",
     )
-    _event(
-        request,
-        EventKind.RESOLVED,
-        clinician,
-        now,
-        from_status=request.status,
-        to_status=Status.RESOLVED,
-    )
-    request.status = Status.RESOLVED
+    _move(request, Status.RESOLVED, EventKind.RESOLVED, clinician, now)
     request.resolved_at = now
-    _touch(request, now)
     _audit("support.resolved", request, clinician)
     notifications.tell_therapist(request, "A clinician marked your request resolved.", now)
     db.session.flush()
@@ -476,22 +475,11 @@ def reopen(
     _lock(request)
     if request.status not in FINISHED_STATUSES:
         raise SupportError("The request is not resolved or closed.")
-    before = request.status
-    request.status = Status.CLAIMED
+    before = _move(request, Status.CLAIMED, EventKind.REOPENED, clinician, now, assignee=clinician)
     request.claimed_by_id = clinician.id
     request.claimed_at = now
     request.resolved_at = None
     request.closed_at = None
-    _touch(request, now)
-    _event(
-        request,
-        EventKind.REOPENED,
-        clinician,
-        now,
-        from_status=before,
-        to_status=Status.CLAIMED,
-        assignee=clinician,
-    )
     _audit("support.reopened", request, clinician, from_status=before.value)
     notifications.tell_therapist(request, "A clinician reopened your request.", now)
     db.session.flush()
@@ -547,11 +535,8 @@ def close(request: SupportRequest, therapist: User, *, now: datetime | None = No
         raise SupportError("This is not your request.")
     if request.status == Status.CLOSED:
         raise SupportError("The request is already closed.")
-    before = request.status
-    request.status = Status.CLOSED
+    before = _move(request, Status.CLOSED, EventKind.CLOSED, therapist, now)
     request.closed_at = now
-    _touch(request, now)
-    _event(request, EventKind.CLOSED, therapist, now, from_status=before, to_status=Status.CLOSED)
     _audit("support.closed", request, therapist, from_status=before.value)
     db.session.flush()
 
