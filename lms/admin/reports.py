@@ -25,14 +25,6 @@ from lms.referrals.models import Referral, ReferralStatus
 from lms.timezones import localdate
 from lms.training.models import Course, Enrollment, EnrollmentStatus
 
-REQUIREMENT_LABELS = {
-    "account": "account",
-    "training": "training",
-    "license": "license",
-    "insurance": "insurance",
-    "agreement": "agreement",
-}
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -229,7 +221,7 @@ class DirectoryRow:
         if self.certified:
             return "Certified"
         return f"{len(self.met)} of {len(self.met) + len(self.missing)}; missing " + ", ".join(
-            REQUIREMENT_LABELS[k] for k in self.missing
+            self.missing
         )
 
     def csv_values(self) -> list[str]:
