@@ -36,6 +36,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_object", "object_type", "object_id"),
         Index("ix_audit_events_actor_id_created_at", "actor_id", "created_at"),
+        # The admin audit viewer filters by actor e-mail and shows the newest first.
+        Index("ix_audit_events_actor_email_created_at", "actor_email", "created_at"),
     )
 
 

@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, utcnow
@@ -68,6 +68,11 @@ class User(Base):
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     invited_by: Mapped[User | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        # The admin therapist directory: role = therapist, newest first by default.
+        Index("ix_users_role_created_at", "role", "created_at"),
+    )
 
     # Flask-Login protocol
     @property
