@@ -9,6 +9,7 @@ Every partner view of an offer and every staff view of a self-referral is audite
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import (
@@ -47,8 +48,10 @@ def _intake_limit() -> str:
 
 @bp.app_context_processor
 def _pending_offers() -> dict[str, Any]:
-    """``pending_match_offers()`` for the partner's dashboard notice (queried only if used)."""
+    """``pending_match_offers()`` for the partner's dashboard notice: queried only if used,
+    only for therapists (nobody else receives offers), and once per render."""
 
+    @functools.cache
     def pending() -> list[MatchOffer]:
         if not current_user.is_authenticated or current_user.role != Role.THERAPIST:
             return []

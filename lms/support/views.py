@@ -9,6 +9,7 @@ read, write internal notes and reassign.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +51,9 @@ POLL_SECONDS = 10
 
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"support_unread_alerts": _unread_alerts_of_current_user}
+    """``support_unread_alerts()`` for the navigation's badge: counted only if the page asks,
+    and once however many of its templates ask (the memo lives for this one render)."""
+    return {"support_unread_alerts": functools.cache(_unread_alerts_of_current_user)}
 
 
 def _unread_alerts_of_current_user() -> int:

@@ -1,0 +1,85 @@
+"""The navigation's own queries: the unread-alert badge and the partner's match offers.
+
+Both are asked for by templates (``support_unread_alerts()`` in the layout's navigation,
+``pending_match_offers()`` in the dashboard's notice). Each runs its query at most once per
+render, however many times the page's templates ask (a page is one render: the layout, the
+page and its includes), and the offers only for therapists (nobody else receives them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask, render_template_string
+from flask_login import login_user
+
+from lms.accounts.models import Role, User
+from lms.extensions import db
+from lms.support.models import AlertKind, SupportAlert
+from tests.conftest import QueryCounter
+from tests.perf.conftest import add_requests
+
+TWICE_BADGE = "{{ support_unread_alerts() }}|{{ support_unread_alerts() }}"
+TWICE_OFFERS = "{{ pending_match_offers()|length }}|{{ pending_match_offers()|length }}"
+
+
+def _render(app: Flask, user: User | None, source: str, counter: QueryCounter) -> str:
+    """``source`` rendered in one request of ``user`` (None: nobody logged in)."""
+    with app.test_request_context("/"):
+        if user is not None:
+            login_user(user)
+        with counter:
+            return render_template_string(source)
+
+
+def test_the_badge_counts_once_per_page(
+    app: Flask,
+    make_user: Callable[..., User],
+    count_queries: QueryCounter,
+) -> None:
+    clinician = make_user(Role.CLINICIAN)
+    request = add_requests(make_user(Role.THERAPIST), 1)[0]
+    for kind in (AlertKind.NEW_REQUEST, AlertKind.ESCALATION):
+        db.session.add(SupportAlert(user_id=clinician.id, request_id=request.id, kind=kind))
+    db.session.commit()
+    assert _render(app, clinician, TWICE_BADGE, count_queries) == "2|2"
+    assert count_queries.count == 1, count_queries.statements
+
+
+def test_the_badge_costs_nothing_logged_out(app: Flask, count_queries: QueryCounter) -> None:
+    assert _render(app, None, TWICE_BADGE, count_queries) == "0|0"
+    assert count_queries.count == 0
+
+
+def test_match_offers_are_read_once_per_page(
+    app: Flask, make_user: Callable[..., User], count_queries: QueryCounter
+) -> None:
+    assert _render(app, make_user(Role.THERAPIST), TWICE_OFFERS, count_queries) == "0|0"
+    assert count_queries.count == 1, count_queries.statements
+
+
+def test_each_render_asks_again(
+    app: Flask, make_user: Callable[..., User], count_queries: QueryCounter
+) -> None:
+    """The memo lives for one render: a later page (or another user) is never served a
+    stale count."""
+    clinician = make_user(Role.CLINICIAN)
+    request = add_requests(make_user(Role.THERAPIST), 1)[0]
+    assert _render(app, clinician, TWICE_BADGE, count_queries) == "0|0"
+    db.session.add(
+        SupportAlert(user_id=clinician.id, request_id=request.id, kind=AlertKind.NEW_REQUEST)
+    )
+    db.session.commit()
+    assert _render(app, clinician, TWICE_BADGE, count_queries) == "1|1"
+    assert _render(app, make_user(Role.ADMIN), TWICE_BADGE, count_queries) == "0|0"
+
+
+@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.ADMIN, None])
+def test_match_offers_are_not_read_for_anyone_else(
+    app: Flask, make_user: Callable[..., User], count_queries: QueryCounter, role: Any
+) -> None:
+    user = make_user(role) if role is not None else None
+    assert _render(app, user, TWICE_OFFERS, count_queries) == "0|0"
+    assert count_queries.count == 0, count_queries.statements
