@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    literal_column,
     or_,
     select,
 )
@@ -161,9 +162,31 @@ class Database:
         state.bind = bind if bind is not None else state.engine
 
 
+# Lists count their rows up to this many (then say "more than 10,000"): counting every row
+# of a big table (the audit log's million) costs a scan on every page view, and past a few
+# thousand the exact number helps nobody page through a list.
+COUNT_LIMIT = 10_000
+
+
+class AtLeast(int):
+    """A row or page count known only from below: counting stopped at this number.
+
+    It computes and compares as the number (so paging arithmetic stays right), and shows as
+    "more than <number - 1>" wherever a template prints it: "Showing 1–50 of more than
+    10,000", "Page 1 of more than 200". Templates need no special case to stay honest.
+    """
+
+    def __str__(self) -> str:
+        return f"more than {int(self) - 1:,}"
+
+    def __repr__(self) -> str:
+        return f"AtLeast({int(self)})"
+
+
 @dataclass
 class Page:
-    """One page of a query's results."""
+    """One page of a query's results. ``total`` (and so ``pages``) is an :class:`AtLeast`
+    when the list holds more rows than were counted."""
 
     items: Sequence[Any]
     page: int
@@ -171,8 +194,13 @@ class Page:
     total: int
 
     @property
+    def total_is_exact(self) -> bool:
+        return not isinstance(self.total, AtLeast)
+
+    @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+        pages = max(1, math.ceil(self.total / self.per_page))
+        return pages if self.total_is_exact else AtLeast(pages)
 
     @property
     def has_prev(self) -> bool:
@@ -188,17 +216,53 @@ class Page:
 
     @property
     def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
+        return int(min(self.total, self.page * self.per_page))
 
 
-def paginate(session: Session, stmt: Select[Any], page: int, per_page: int) -> Page:
-    """Run ``stmt`` for one page, with a count of all rows."""
+# Past this many rows a count window is no cheaper than counting everything (and would not
+# fit a 64-bit LIMIT): a page number that far out is counted exactly, then clamped.
+_MAX_COUNT_WINDOW = 2**62
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    page: int,
+    per_page: int,
+    count_limit: int | None = None,
+) -> Page:
+    """Run ``stmt`` for one page, with a count of its rows up to a limit.
+
+    The count reads at most ``max(count_limit, page * per_page) + 1`` rows (a ``LIMIT``ed
+    subquery, which the database stops reading once it has them): enough to know that the
+    requested page exists and whether another follows, so paging forward keeps working
+    however deep. When there were more rows than that, ``total`` is an :class:`AtLeast`.
+    ``count_limit`` defaults to :data:`COUNT_LIMIT` (read at call time).
+    """
     page = max(1, page)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    limit = COUNT_LIMIT if count_limit is None else count_limit
+    unordered = stmt.order_by(None)
+    window = max(limit, page * per_page) + 1
+    if window > _MAX_COUNT_WINDOW:
+        total = _count(session, unordered)
+    else:
+        total = _count(session, unordered.limit(window))
+        if total == window:
+            total = AtLeast(window)
     last = max(1, math.ceil(total / per_page))
     page = min(page, last)
     items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def _count(session: Session, stmt: Select[Any]) -> int:
+    """The number of rows ``stmt`` returns. Its columns are swapped for a constant (unless
+    it is DISTINCT, where they decide the rows): the database reads no more than it must,
+    and can answer from an index alone (SQLite reads a covering index, PostgreSQL may scan
+    an index only) instead of carrying every column of every row to the count."""
+    if not (getattr(stmt, "_distinct", False) or getattr(stmt, "_distinct_on", ())):
+        stmt = stmt.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:

@@ -139,9 +139,58 @@ def test_audit_log_uses_indexes(
     app: Flask, client: FlaskClient, login: Any, people: dict[str, Any]
 ) -> None:
     login(people["admin"])
-    for url in ("/admin/audit", "/admin/audit?action=auth"):
+    actor = f"/admin/audit?actor={people['admin'].email}"
+    for url in ("/admin/audit", "/admin/audit?action=auth", actor):
         checked = check_page(app, client, url, ("audit_events",))
         assert len(checked) >= 2, url
+
+
+def plan_text(statement: str, parameters: Any) -> str:
+    """The database's plan for ``statement``, as text (sequential scans off on PostgreSQL,
+    as in :func:`full_scans`)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        try:
+            rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
+        finally:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    else:
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("url", "condition", "index"),
+    [
+        # The audit viewer's actor filter, newest first (migration a1c2e3f4a5b6).
+        (
+            "/admin/audit?actor={admin}",
+            "audit_events.actor_email =",
+            "ix_audit_events_actor_email_created_at",
+        ),
+        # The therapist directory's default order: role = therapist, newest first.
+        ("/admin/therapists", "users.role =", "ix_users_role_created_at"),
+    ],
+)
+def test_filter_and_order_walk_their_index(
+    app: Flask,
+    client: FlaskClient,
+    login: Any,
+    people: dict[str, Any],
+    url: str,
+    condition: str,
+    index: str,
+) -> None:
+    """The page's rows and its count both come from the index made for the filter and the
+    order together (not another index and a sort of every match)."""
+    login(people["admin"])
+    with captured(app) as sent:
+        assert client.get(url.format(admin=people["admin"].email)).status_code == 200
+    filtered = [(statement, parameters) for statement, parameters in sent if condition in statement]
+    assert len(filtered) >= 2, [s for s, _ in sent]  # the count and the rows
+    for statement, parameters in filtered:
+        assert index in plan_text(statement, parameters), statement
 
 
 def test_a_page_without_an_index_is_caught(app: Flask, people: dict[str, Any]) -> None:
