@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from bench import prepare, run
 
-    url = (args.database_url or run.DEFAULT_URL) + "?options=-c%20jit%3Doff"
+    url = args.database_url or run.DEFAULT_URL  # the app turns PostgreSQL's JIT off itself
     app = run.make_app(url, secrets.token_hex(32), (ROOT / "instance" / "bench").resolve())
     app.config.update(LMS_ENV="production", DEBUG=False)
     snapshot = prepare.Snapshot()

@@ -42,6 +42,10 @@ class Config:
     # The return page says the confirmation is late after this many seconds.
     PAYMENT_LATE_AFTER_SECONDS = 20
     SQLALCHEMY_ECHO = False
+    # PostgreSQL's JIT compiler for the app's connections. Off (the default): the app sends
+    # "-c jit=off" when it connects, because compiling a query (0.3-1 s) costs far more than
+    # the app's short queries run (docs/PERFORMANCE.md). On: the server's own setting.
+    DATABASE_JIT = False
     REDIS_URL: str | None = None
 
     # Sessions and cookies
@@ -171,6 +175,7 @@ class TestConfig(Config):
 _ENV_KEYS: dict[str, Any] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
+    "DATABASE_JIT": "bool",
     "REDIS_URL": str,
     "BASE_URL": str,
     "INSTANCE_PATH": str,

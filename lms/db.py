@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -124,6 +125,24 @@ def retry_if_locked(session: Any, action: Callable[[], T], attempts: int = 3) ->
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def postgresql_jit_off(url: str) -> dict[str, str]:
+    """Connection arguments that turn PostgreSQL's JIT compiler off for the app's sessions.
+
+    The JIT (on by default since PostgreSQL 12) compiles any query whose estimated cost passes
+    ``jit_above_cost``; the compilation takes 0.3–1 s, far longer than the app's short queries
+    over thousands of therapists run (docs/PERFORMANCE.md measured the admin dashboard at
+    1.3 s with it, 17 ms without). ``-c jit=off`` travels in the connection's start-up
+    packet (libpq's ``options``): no extra round trip per connection. Options already in the
+    URL are kept, and a URL that sets ``jit`` itself wins.
+    """
+    existing = make_url(url).query.get("options", "")
+    if isinstance(existing, tuple):  # the parameter given more than once
+        existing = " ".join(existing)
+    if re.search(r"\bjit\s*=|-cjit\s*=", existing):
+        return {}
+    return {"options": f"{existing} -c jit=off".strip()}
+
+
 class Database:
     """``db.session`` for the current request; ``db.engine`` for the current app."""
 
@@ -142,6 +161,8 @@ class Database:
             options["connect_args"] = {"timeout": 15}
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            if not app.config.get("DATABASE_JIT", False):
+                options["connect_args"] = postgresql_jit_off(url)
         engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
