@@ -1,5 +1,6 @@
 """The query plans of the big lists at seeded scale: the support queue, the therapist
-directory and the audit log (the statements the pages run, built by the same functions).
+directory and the audit log (the statements the pages run, built by the same functions,
+counts as ``lms.db.paginate`` runs them).
 
 ``plans()`` returns, for each statement, the scans PostgreSQL chose: which tables were
 read through an index and which were read whole. ``tests/perf/test_query_plans.py``
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql
 
+from lms.db import COUNT_LIMIT, count_statement
 from lms.extensions import db
 
 
@@ -45,15 +47,27 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
     by_state = reports.directory_query(reports.DirectoryFilters(state="CO"), now)
     search = reports.directory_query(reports.DirectoryFilters(q="smith"), now)
     audit = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    actor = db.session.scalar(
+        select(AuditEvent.actor_email).where(AuditEvent.actor_email.is_not(None)).limit(1)
+    )
+    by_actor = audit.where(AuditEvent.actor_email == actor)
+
+    def first_page_count(stmt: Select[Any], per_page: int) -> Select[Any]:
+        # What paginate counts for a first page: up to the limit and one row more.
+        return count_statement(stmt, max(COUNT_LIMIT, per_page) + 1)
+
     return {
         "queue page": queue.limit(25),
-        "queue count": select(func.count()).select_from(queue.order_by(None).subquery()),
+        "queue count": first_page_count(queue, 25),
         "queue counters": support_counts_statement(now),
         "directory page": directory.limit(25),
+        "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),
         "directory search": search.limit(25),
         "audit page": audit.limit(50),
-        "audit count": select(func.count()).select_from(audit.order_by(None).subquery()),
+        "audit count": first_page_count(audit, 50),
+        "audit by actor page": by_actor.limit(50),
+        "audit by actor count": first_page_count(by_actor, 50),
     }
 
 

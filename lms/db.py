@@ -262,12 +262,11 @@ def paginate(
     """
     page = max(1, page)
     limit = COUNT_LIMIT if count_limit is None else count_limit
-    unordered = stmt.order_by(None)
     window = max(limit, page * per_page) + 1
     if window > _MAX_COUNT_WINDOW:
-        total = _count(session, unordered)
+        total = session.scalar(count_statement(stmt)) or 0
     else:
-        total = _count(session, unordered.limit(window))
+        total = session.scalar(count_statement(stmt, window)) or 0
         if total == window:
             total = AtLeast(window)
     last = max(1, math.ceil(total / per_page))
@@ -276,14 +275,20 @@ def paginate(
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
-def _count(session: Session, stmt: Select[Any]) -> int:
-    """The number of rows ``stmt`` returns. Its columns are swapped for a constant (unless
-    it is DISTINCT, where they decide the rows): the database reads no more than it must,
-    and can answer from an index alone (SQLite reads a covering index, PostgreSQL may scan
-    an index only) instead of carrying every column of every row to the count."""
+def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:
+    """``SELECT count(*)`` of the rows ``stmt`` returns, at most ``limit`` of them.
+
+    Its columns are swapped for a constant (unless it is DISTINCT, where they decide the
+    rows) and its order dropped: the database reads no more than it must and can answer from
+    an index alone (SQLite reads a covering index, PostgreSQL may scan an index only)
+    instead of carrying every column of every row to the count.
+    """
+    counted = stmt.order_by(None)
     if not (getattr(stmt, "_distinct", False) or getattr(stmt, "_distinct_on", ())):
-        stmt = stmt.with_only_columns(literal_column("1"), maintain_column_froms=True)
-    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    if limit is not None:
+        counted = counted.limit(limit)
+    return select(func.count()).select_from(counted.subquery())
 
 
 def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:

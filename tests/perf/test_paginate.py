@@ -17,7 +17,7 @@ from sqlalchemy import select
 from lms import db as lms_db
 from lms.accounts.models import Role
 from lms.audit import AuditEvent
-from lms.db import AtLeast, paginate, utcnow
+from lms.db import AtLeast, count_statement, paginate, utcnow
 from lms.extensions import db
 from tests.conftest import QueryCounter
 
@@ -88,6 +88,14 @@ def test_paging_forward_past_the_limit_keeps_working(rows: None) -> None:
     assert number == 6 and len(seen) == len(set(seen)) == ROWS
     # The last page knows the exact total again.
     assert page.total == ROWS and page.total_is_exact and page.pages == 6
+
+
+def test_a_distinct_list_is_counted_by_its_rows(rows: None) -> None:
+    """DISTINCT rows are decided by their columns: those are kept in the count."""
+    stmt = select(AuditEvent.action).where(AuditEvent.action == ACTION).distinct()
+    assert db.session.scalar(count_statement(stmt)) == 1
+    assert db.session.scalar(count_statement(_stmt(), 7)) == 7
+    assert db.session.scalar(count_statement(_stmt())) == ROWS
 
 
 def test_a_page_past_the_end_is_clamped_to_the_last(rows: None) -> None:

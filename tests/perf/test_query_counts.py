@@ -41,7 +41,7 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 23,
+    "dashboard": 18,
     "lesson": 14,
     "answer_save": 4,
     "quiz_submit": 18,
