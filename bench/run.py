@@ -402,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if only:
         scenarios = [s for s in scenarios if s.name in only]
 
+    from lms.crypto import KEY_FILE, development_keys
+
     # The app turns PostgreSQL's JIT off itself (DATABASE_JIT, off by default); the ceiling is
     # not the app, so it gets the same setting on its URL.
     ceiling_url = args.database_url
@@ -411,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         **os.environ,
         "LMS_ENV": "production",
         "SECRET_KEY": secret,
+        # The key the seeding made (instance/bench/encryption.keys): production needs it given.
+        "ENCRYPTION_KEYS": ",".join(development_keys(instance / KEY_FILE)),
         "DATABASE_URL": args.database_url,
         "DATABASE_JIT": "on" if args.jit else "off",
         "INSTANCE_PATH": str(instance),

@@ -44,9 +44,10 @@ def init_proxy(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
-    from lms import auth, jobs, storage
+    from lms import auth, crypto, jobs, storage
     from lms.extensions import csrf, db, limiter, migrate
 
+    crypto.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -113,11 +114,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from lms import cli, scale
+    from lms import cli, key_rotation, scale
     from lms.resources import cli as resources_cli
     from lms.training import cli as training_cli
 
     cli.register(app)
+    key_rotation.register(app)
     training_cli.register(app)
     resources_cli.register(app)
     scale.register(app)

@@ -147,6 +147,11 @@ def register(app: Flask) -> None:
         except backup.BackupError as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"Backup written: {archive}")
+        click.echo(
+            "Patient details and documents in it are encrypted: keep a copy of the encryption "
+            "key (ENCRYPTION_KEYS, or instance/encryption.keys) apart from the backups; "
+            "without it the backup cannot be read."
+        )
 
     @app.cli.command("restore")
     @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -47,6 +47,10 @@ class Config:
     # the app's short queries run (docs/PERFORMANCE.md). On: the server's own setting.
     DATABASE_JIT = False
     REDIS_URL: str | None = None
+    # Encryption at rest of health information (lms/crypto.py, docs/SECURITY.md): Fernet keys,
+    # comma-separated, newest first. Unset outside production: a key is generated into
+    # instance/encryption.keys. Production refuses to start without it.
+    ENCRYPTION_KEYS: str | None = None
 
     # Sessions and cookies
     SESSION_COOKIE_NAME = "lms_session"
@@ -174,6 +178,7 @@ class TestConfig(Config):
 # Environment variables read at start-up, and how to parse each.
 _ENV_KEYS: dict[str, Any] = {
     "SECRET_KEY": str,
+    "ENCRYPTION_KEYS": str,
     "DATABASE_URL": str,
     "DATABASE_JIT": "bool",
     "REDIS_URL": str,
@@ -325,6 +330,11 @@ def validate(settings: Mapping[str, Any]) -> None:
         problems.append("SECRET_KEY is the built-in development key; set a random one")
     elif len(key) < 32:
         problems.append("SECRET_KEY is shorter than 32 characters")
+    if not (settings.get("ENCRYPTION_KEYS") or "").strip():
+        problems.append(
+            "ENCRYPTION_KEYS is not set (health information is encrypted at rest); generate "
+            "a key with `flask --app app encryption new-key` and keep it apart from backups"
+        )
     if settings.get("DATABASE_URL", "").startswith("sqlite") and not settings.get(
         "ALLOW_SQLITE_IN_PRODUCTION"
     ):

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from lms.accounts.models import Role, User
 from lms.accounts.passwords import hash_password
+from lms.crypto import Encrypted, search_terms
 from lms.extensions import db
 
 SCALE_DOMAIN = "scale.example"
@@ -238,12 +239,23 @@ class Writer:
             self.conn.execute(table.insert(), [{c: row.get(c) for c in columns} for row in rows])
             return
         json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+        # COPY bypasses the column types: encrypted columns are encrypted here, as the
+        # executemany path (and the app) does through the types.
+        sealed = {c.name: c.type for c in table.columns if isinstance(c.type, Encrypted)}
+        dialect = self.conn.dialect
         raw = self.conn.connection.driver_connection
         assert raw is not None
         names = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([_copy_value(row.get(c), c in json_columns) for c in columns])
+                copy.write_row(
+                    [
+                        sealed[c].process_bind_param(row.get(c), dialect)
+                        if c in sealed
+                        else _copy_value(row.get(c), c in json_columns)
+                        for c in columns
+                    ]
+                )
 
     def finish(self) -> None:
         self.flush()
@@ -309,6 +321,7 @@ class Generator:
         self.user_email: dict[int, str] = {}
         self.made: Counter[str] = Counter()
         self.enrollment_ids: dict[tuple[int, str], int] = {}
+        self.subject_terms: dict[str, str] = {}  # the search terms of each category's subject
 
     # helpers
     def between(self, start: datetime, end: datetime) -> datetime:
@@ -1124,13 +1137,16 @@ class Generator:
 
         from lms.storage import LocalStorage, storage
 
-        backend = storage()
+        sealed = storage()
+        backend = sealed.backend
         if isinstance(backend, LocalStorage):
+            root = backend.root
+            ring = sealed.keys  # taken here: the writer threads have no app context
 
             def write(item: tuple[str, bytes]) -> None:
-                path = Path(backend.root) / item[0][:2] / item[0]
+                path = Path(root) / item[0][:2] / item[0]
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(item[1])
+                path.write_bytes(ring.seal_file(item[1]))  # encrypted, as uploads are
 
         else:
             raise ScaleError("seed-scale writes documents to local storage only.")
@@ -1205,6 +1221,7 @@ class Generator:
                     "therapist_id": owner.id if owner else None,
                     "source": "self" if self_referral else "therapist",
                     "patient_name": name,
+                    "search_terms": search_terms(name),
                     "date_of_birth": None
                     if self_referral
                     else date(
@@ -1353,6 +1370,7 @@ class Generator:
     # --- the support queue ----------------------------------------------------------------
     def support(self) -> None:
         target, events_target = self.n["support_requests"], self.n["support_events"]
+        self.subject_terms = {category: search_terms(text) for category, text in SUBJECTS.items()}
         filers = [t for t in self.therapists if t.stage in ("certified", "lapsed")]
         if not filers:
             return
@@ -1483,6 +1501,7 @@ class Generator:
                 "category": category,
                 "urgency": urgency,
                 "subject": SUBJECTS[category],
+                "search_terms": self.subject_terms[category],
                 "description": "Generated request for scale tests. " + SUBJECTS[category] + ".",
                 "callback_phone": f"555-01{rid % 100:02d}",
                 "status": status,

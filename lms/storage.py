@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from lms.crypto import Keyring, keyring
+
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -43,6 +45,9 @@ class Storage(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key``; missing keys are ignored."""
 
+    def overwrite(self, key: str, data: bytes, content_type: str) -> None:
+        """Replace the bytes under an existing ``key`` in one step (key rotation)."""
+
 
 class LocalStorage:
     """Files under one folder (``instance/uploads`` by default), outside any static folder."""
@@ -56,6 +61,10 @@ class LocalStorage:
 
     def save(self, data: bytes, content_type: str) -> str:
         key = new_key()
+        self.overwrite(key, data, content_type)
+        return key
+
+    def overwrite(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
@@ -63,8 +72,7 @@ class LocalStorage:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.rename(path)  # atomic: a reader never sees half a file
-        return key
+        tmp.replace(path)  # atomic: a reader never sees half a file
 
     def read(self, key: str) -> bytes:
         try:
@@ -101,9 +109,13 @@ class S3Storage:
         return self.prefix + check_key(key)
 
     def save(self, data: bytes, content_type: str) -> str:
+        key = new_key()
+        self.overwrite(key, data, content_type)
+        return key
+
+    def overwrite(self, key: str, data: bytes, content_type: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        key = new_key()
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -114,7 +126,6 @@ class S3Storage:
             )
         except (BotoCoreError, ClientError) as error:
             raise StorageError(f"could not store the file: {error}") from error
-        return key
 
     def read(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -132,6 +143,31 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
         except (BotoCoreError, ClientError) as error:
             raise StorageError(f"could not delete {key}: {error}") from error
+
+
+class SealedStorage:
+    """Encrypts what it stores and decrypts what it reads (:mod:`lms.crypto`), over a
+    backend that only ever sees ciphertext. ``backend`` is there for key rotation."""
+
+    def __init__(self, backend: Storage) -> None:
+        self.backend = backend
+
+    @property
+    def keys(self) -> Keyring:
+        return keyring()  # read each time: a key rotation takes effect at once
+
+    def save(self, data: bytes, content_type: str) -> str:
+        # The backend records an opaque type: the stored bytes are not the document.
+        return self.backend.save(self.keys.seal_file(data), "application/octet-stream")
+
+    def read(self, key: str) -> bytes:
+        return self.keys.open_file(self.backend.read(key))
+
+    def delete(self, key: str) -> None:
+        self.backend.delete(key)
+
+    def overwrite(self, key: str, data: bytes, content_type: str) -> None:
+        self.backend.overwrite(key, self.keys.seal_file(data), "application/octet-stream")
 
 
 def build_storage(config: Any) -> Storage:
@@ -153,11 +189,11 @@ def init_app(app: Flask) -> None:
     app.extensions[_EXT] = None  # built on first use: no network call at start-up
 
 
-def storage() -> Storage:
-    """The current app's storage backend."""
+def storage() -> SealedStorage:
+    """The current app's storage: the configured backend, encrypted."""
     app = current_app
-    backend = app.extensions.get(_EXT)
-    if backend is None:
-        backend = build_storage(app.config)
-        app.extensions[_EXT] = backend
-    return backend  # type: ignore[no-any-return]
+    sealed = app.extensions.get(_EXT)
+    if sealed is None:
+        sealed = SealedStorage(build_storage(app.config))
+        app.extensions[_EXT] = sealed
+    return sealed  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ import pytest
 
 from lms import create_app
 from lms.config import DEFAULT_SECRET_KEY, ConfigError, load_config
+from lms.crypto import new_key
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 GOOD_KEY = "k" * 48
@@ -76,6 +77,7 @@ def test_production_starts_with_safe_settings_and_hardens_cookies(
 ) -> None:
     monkeypatch.setenv("LMS_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("ENCRYPTION_KEYS", new_key())
     monkeypatch.setenv("DATABASE_URL", PG)
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     app = create_app()

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from lms.accounts.models import Role, User
+from lms.crypto import matches_terms
 from lms.extensions import db
 from lms.licensure.services import verified_license_states
 from lms.outcomes import services
@@ -130,13 +131,15 @@ def _clinician() -> User | None:
 
 
 def _existing(partner: User, patient: DemoPatient) -> Referral | None:
-    return db.session.scalar(
+    # Names and e-mails are encrypted: find candidates by the name's search terms, then
+    # compare the decrypted e-mail.
+    candidates = db.session.scalars(
         select(Referral).where(
             Referral.therapist_id == partner.id,
-            Referral.patient_name == patient.name,
-            Referral.email == patient.email,
+            matches_terms(Referral.search_terms, patient.name),
         )
     )
+    return next((r for r in candidates if r.email == patient.email), None)
 
 
 def seed_outcomes(partner: User) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
+from lms.crypto import EncryptedJSON
 from lms.db import Base, utcnow
 from lms.outcomes import scoring
 from lms.referrals.models import Referral
@@ -47,7 +48,9 @@ class Measurement(Base):
         )
     )
     administered_on: Mapped[date]
-    answers: Mapped[list[int]] = mapped_column(JSON)
+    # The item answers are encrypted at rest (lms.crypto); the total and the day stay
+    # readable by SQL for the summaries, and name no one without the (encrypted) referral.
+    answers: Mapped[list[int]] = mapped_column(EncryptedJSON)
     total: Mapped[int]
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,17 +7,18 @@ stays out of the log and out of e-mails).
 
 from __future__ import annotations
 
+import math
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
-from lms import audit
+from lms import audit, crypto
 from lms.accounts.models import User
-from lms.db import matches_any, utcnow
+from lms.db import Page, utcnow
 from lms.extensions import db
 from lms.outcomes import scoring
 from lms.outcomes.models import InstrumentKind, Measurement
@@ -49,12 +50,35 @@ def can_change_measurement(user: User, measurement: Measurement) -> bool:
     return measurement.recorded_by_id == user.id and can_view_measurement(user, measurement)
 
 
-def patients_query(therapist: User, search: str | None = None) -> Select[tuple[Referral]]:
-    """The therapist's referred patients, by name, optionally filtered by name."""
-    stmt = select(Referral).where(Referral.therapist_id == therapist.id)
-    if search and search.strip():
-        stmt = stmt.where(matches_any(search, Referral.patient_name))
-    return stmt.order_by(Referral.patient_name, Referral.id)
+def patients(therapist: User) -> list[Referral]:
+    """The therapist's referred patients, by name. Names are encrypted at rest, so the
+    sorting happens here, after decryption (one therapist's patients: hundreds at most)."""
+    referrals = db.session.scalars(
+        select(Referral).where(Referral.therapist_id == therapist.id)
+    ).all()
+    return sorted(referrals, key=lambda r: (_folded(r.patient_name), r.id))
+
+
+def named(referrals: Iterable[Referral], search: str | None) -> list[Referral]:
+    """The referrals whose patient name contains ``search`` (any case, any accents)."""
+    needle = _folded(search or "").strip()
+    if not needle:
+        return list(referrals)
+    return [r for r in referrals if needle in _folded(r.patient_name)]
+
+
+def _folded(text: str) -> str:
+    return " ".join(crypto.words(text))
+
+
+def page_of(items: Sequence[Referral], page: int, per_page: int) -> Page:
+    """One page of an already loaded, already sorted list."""
+    last = max(1, math.ceil(len(items) / per_page))
+    page = min(max(1, page), last)
+    start = (page - 1) * per_page
+    return Page(
+        items=items[start : start + per_page], page=page, per_page=per_page, total=len(items)
+    )
 
 
 # --- dates -----------------------------------------------------------------------------
@@ -301,9 +325,11 @@ class Overview:
         return [self.gad7, self.phq9]
 
 
-def overview(therapist: User) -> Overview:
-    """The summary across all the therapist's patients (two queries, whatever the count)."""
-    referrals = db.session.scalars(patients_query(therapist)).all()
+def overview(therapist: User, referrals: Sequence[Referral] | None = None) -> Overview:
+    """The summary across all the therapist's patients (``referrals``: all of them, when
+    already loaded; two queries, whatever the count)."""
+    if referrals is None:
+        referrals = patients(therapist)
     rows = outcomes_for(referrals, therapist)
     return Overview(
         patients=len(rows),

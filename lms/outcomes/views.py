@@ -12,7 +12,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from lms.auth import current_user_obj, get_or_404
 from lms.certification.guard import certified_required
-from lms.db import paginate
 from lms.extensions import db
 from lms.outcomes import chart, scoring, services
 from lms.outcomes.forms import DeleteForm, PatientSearchForm, QuestionnaireForm, form_class
@@ -53,9 +52,9 @@ def index() -> Any:
     user = current_user_obj()
     form = PatientSearchForm(request.args)
     search = form.q.data if form.validate() else None
-    page = paginate(
-        db.session,
-        services.patients_query(user, search),
+    everyone = services.patients(user)
+    page = services.page_of(
+        services.named(everyone, search),
         request.args.get("page", 1, type=int),
         current_app.config["PER_PAGE"],
     )
@@ -64,7 +63,7 @@ def index() -> Any:
         form=form,
         page=page,
         rows=services.outcomes_for(page.items, user),
-        overview=services.overview(user),
+        overview=services.overview(user, everyone),
     )
 
 

@@ -22,6 +22,7 @@ from lms.accounts.passwords import hash_password
 from lms.certification import agreements
 from lms.certification import services as certification
 from lms.cli import DEMO_PASSWORD
+from lms.crypto import matches_terms
 from lms.db import utcnow
 from lms.extensions import db
 from lms.licensure import services as licensure
@@ -251,11 +252,15 @@ def _profile(user: User, values: dict[str, Any]) -> bool:
 
 
 def _waiting_patient(clinician: User) -> tuple[Referral, bool]:
-    existing = db.session.scalar(
+    # Names and e-mails are encrypted: find candidates by the name's search terms, then
+    # compare the decrypted e-mail.
+    candidates = db.session.scalars(
         select(Referral).where(
-            Referral.source == ReferralSource.SELF, Referral.email == PATIENT["email"]
+            Referral.source == ReferralSource.SELF,
+            matches_terms(Referral.search_terms, PATIENT["patient_name"]),
         )
     )
+    existing = next((r for r in candidates if r.email == PATIENT["email"]), None)
     if existing is not None:
         return existing, False
     referral = referral_services.create_self_referral(PATIENT)

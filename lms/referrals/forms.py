@@ -102,6 +102,12 @@ class ReferralFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    q = StringField(
+        "Patient name or referral number",
+        description="Whole words of the name, e.g. Alvarez (names are stored encrypted).",
+        validators=[Optional(), Length(max=200)],
+    )
+
     status = SelectField(
         "Status", choices=choices([("", "Any status"), *STATUS_PAIRS]), validators=[Optional()]
     )

@@ -12,10 +12,11 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms.accounts.models import User
+from lms.crypto import EncryptedDate, EncryptedText, search_terms
 from lms.db import Base, string_enum, utcnow
 from lms.practice.data import CONDITIONS, LANGUAGES, join_words, label, labels
 
@@ -150,24 +151,29 @@ class Referral(Base):
         server_default=ReferralSource.THERAPIST.value,
         index=True,
     )
-    patient_name: Mapped[str] = mapped_column(String(200))
-    date_of_birth: Mapped[date | None]  # self-referrals give an age band instead
-    email: Mapped[str] = mapped_column(String(254))
-    phone: Mapped[str] = mapped_column(String(40))
+    # The patient's identity and everything written about them are encrypted at rest
+    # (lms.crypto); ``search_terms`` lets staff find a patient by a word of the name.
+    patient_name: Mapped[str] = mapped_column(EncryptedText)
+    date_of_birth: Mapped[date | None] = mapped_column(EncryptedDate)  # or an age band
+    email: Mapped[str] = mapped_column(EncryptedText)
+    phone: Mapped[str] = mapped_column(EncryptedText)
+    search_terms: Mapped[str] = mapped_column(
+        Text, default="", server_default="", info={"terms_of": "patient_name"}
+    )
     state: Mapped[str] = mapped_column(String(2))
     # Therapist referrals name one primary concern; self-referrals list ``conditions``.
     primary_concern: Mapped[PrimaryConcern | None] = mapped_column(
         string_enum(PrimaryConcern, "referral_primary_concern")
     )
-    prior_treatments: Mapped[str] = mapped_column(Text, default="")
-    current_medications: Mapped[str] = mapped_column(Text, default="")
+    prior_treatments: Mapped[str] = mapped_column(EncryptedText, default="")
+    current_medications: Mapped[str] = mapped_column(EncryptedText, default="")
     gad7: Mapped[int | None]
     phq9: Mapped[int | None]
     consent_confirmed_at: Mapped[datetime]
     status: Mapped[ReferralStatus] = mapped_column(
         string_enum(ReferralStatus, "referral_status"), default=ReferralStatus.NEW, index=True
     )
-    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_reason: Mapped[str | None] = mapped_column(EncryptedText)
     # What a self-referred patient asked for (codes of lms.practice.data), used for matching.
     age_band: Mapped[AgeBand | None] = mapped_column(string_enum(AgeBand, "referral_age_band"))
     conditions: Mapped[list[str] | None] = mapped_column(JSON)
@@ -175,7 +181,7 @@ class Referral(Base):
         string_enum(CareModality, "referral_modality")
     )
     language: Mapped[str | None] = mapped_column(String(8))
-    location: Mapped[str | None] = mapped_column(String(100))  # city or ZIP, optional
+    location: Mapped[str | None] = mapped_column(EncryptedText)  # city or ZIP, optional
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -183,6 +189,9 @@ class Referral(Base):
     events: Mapped[list[ReferralEvent]] = relationship(
         back_populates="referral", order_by="ReferralEvent.id"
     )
+
+    # The waiting lists (new referrals, oldest first) without walking every referral by date.
+    __table_args__ = (Index("ix_referrals_status_created_at", "status", "created_at"),)
 
     @property
     def patient_initials(self) -> str:
@@ -250,11 +259,18 @@ class ReferralEvent(Base):
     to_status: Mapped[ReferralStatus | None] = mapped_column(
         string_enum(ReferralStatus, "referral_event_to_status")
     )
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(EncryptedText)  # a note may describe the patient
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+@event.listens_for(Referral, "before_insert")
+@event.listens_for(Referral, "before_update")
+def _index_name(_mapper: Any, _connection: Any, referral: Referral) -> None:
+    """Keep the search terms in step with the (encrypted) name."""
+    referral.search_terms = search_terms(referral.patient_name)
 
 
 class ReferralHistoryIsAppendOnly(RuntimeError):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from lms import audit
 from lms.auth import current_user_obj, get_or_404, staff_required
 from lms.certification.guard import certified_required
+from lms.crypto import matches_terms
 from lms.db import paginate, utcnow
 from lms.extensions import db
 from lms.forms import choices
@@ -84,6 +85,13 @@ def pipeline() -> Any:
     valid = form.validate()
     status = form.status.data if valid else None
     source = form.source.data if valid else None
+    text = (form.q.data or "").strip() if valid else ""
+    if text:
+        number = text.lstrip("#")
+        condition = matches_terms(Referral.search_terms, text)
+        if number.isdigit():
+            condition = condition | (Referral.id == int(number))
+        stmt = stmt.where(condition)
     if status:
         stmt = stmt.where(Referral.status == ReferralStatus(status))
     if source == "awaiting_match":

@@ -25,10 +25,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms.accounts.models import User
+from lms.crypto import EncryptedText, search_terms
 from lms.db import Base, string_enum, utcnow
 from lms.referrals.models import Referral
 
@@ -109,6 +111,7 @@ class Status(enum.StrEnum):
 
 ACTIVE_STATUSES = (Status.OPEN, Status.CLAIMED, Status.AWAITING_THERAPIST)
 FINISHED_STATUSES = (Status.RESOLVED, Status.CLOSED)
+ACTIVE_CLAUSE = "status IN ('open', 'claimed', 'awaiting_therapist')"
 
 
 class EventKind(enum.StrEnum):
@@ -189,9 +192,14 @@ class SupportRequest(Base):
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
     category: Mapped[Category] = mapped_column(string_enum(Category, "support_category"))
     urgency: Mapped[Urgency] = mapped_column(string_enum(Urgency, "support_urgency"))
-    subject: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text)
-    callback_phone: Mapped[str] = mapped_column(String(40))
+    # What the therapist wrote may identify a patient: encrypted at rest (lms.crypto);
+    # ``search_terms`` lets the queue be searched by a word of the subject.
+    subject: Mapped[str] = mapped_column(EncryptedText)
+    description: Mapped[str] = mapped_column(EncryptedText)
+    callback_phone: Mapped[str] = mapped_column(EncryptedText)
+    search_terms: Mapped[str] = mapped_column(
+        Text, default="", server_default="", info={"terms_of": "subject"}
+    )
     status: Mapped[Status] = mapped_column(
         string_enum(Status, "support_status"), default=Status.OPEN, index=True
     )
@@ -229,6 +237,15 @@ class SupportRequest(Base):
             "AND claimed_by_id IS NOT NULL)",
             name="owner_matches_status",
         ),
+        # The live queue and the overdue lists: only the few active requests, by due time,
+        # not a walk through years of finished ones (docs/PERFORMANCE.md).
+        Index(
+            "ix_support_requests_active_due_at",
+            "due_at",
+            "id",
+            postgresql_where=text(ACTIVE_CLAUSE),
+            sqlite_where=text(ACTIVE_CLAUSE),
+        ),
     )
 
     @property
@@ -258,7 +275,7 @@ class SupportEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     kind: Mapped[EventKind] = mapped_column(string_enum(EventKind, "support_event_kind"))
     internal: Mapped[bool] = mapped_column(default=False)
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(EncryptedText)
     from_status: Mapped[Status | None] = mapped_column(
         string_enum(Status, "support_event_from_status")
     )
@@ -325,6 +342,13 @@ class SupportAlert(Base):
     request: Mapped[SupportRequest] = relationship()
 
     __table_args__ = (Index("ix_support_alerts_user_id_read_at", "user_id", "read_at"),)
+
+
+@event.listens_for(SupportRequest, "before_insert")
+@event.listens_for(SupportRequest, "before_update")
+def _index_subject(_mapper: Any, _connection: Any, request: SupportRequest) -> None:
+    """Keep the search terms in step with the (encrypted) subject."""
+    request.search_terms = search_terms(request.subject)
 
 
 class SupportHistoryIsAppendOnly(RuntimeError):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from lms import audit
 from lms.accounts.models import Role, User
+from lms.crypto import matches_terms
 from lms.db import matches_any, utcnow
 from lms.extensions import db
 from lms.referrals.models import Referral
@@ -607,9 +608,10 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     if text:
         number = text.lstrip("#")
         therapist_ids = select(User.id).where(matches_any(text, User.full_name, User.email))
-        condition = matches_any(text, SupportRequest.subject) | SupportRequest.therapist_id.in_(
-            therapist_ids
-        )
+        # The subject is encrypted: it is searched by whole words through its search terms.
+        condition = matches_terms(
+            SupportRequest.search_terms, text
+        ) | SupportRequest.therapist_id.in_(therapist_ids)
         if number.isdigit():
             condition = condition | (SupportRequest.id == int(number))
         stmt = stmt.where(condition)

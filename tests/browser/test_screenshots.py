@@ -27,6 +27,7 @@ from sqlalchemy import Select, select
 
 from lms.accounts.models import User
 from lms.cli import DEMO_PASSWORD
+from lms.crypto import matches_terms
 from lms.extensions import db
 from lms.practice import services as practice
 from lms.referrals.models import Referral, ReferralSource
@@ -106,7 +107,7 @@ def _request_id(live_server: LiveServer, subject: str) -> int:
     return _id_of(
         live_server,
         select(SupportRequest.id)
-        .where(SupportRequest.subject == subject)
+        .where(matches_terms(SupportRequest.search_terms, subject))  # the subject is encrypted
         .order_by(SupportRequest.id.desc()),
     )
 

@@ -33,6 +33,7 @@ from lms import create_app
 from lms.accounts.mfa import current_code, new_secret
 from lms.accounts.models import Role, User
 from lms.config import PROJECT_ROOT
+from lms.crypto import new_key
 from lms.db import utcnow
 from lms.extensions import db
 from tests.conftest import PASSWORD, make_config, migrate_to_head, password_hash
@@ -66,7 +67,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     store.flushdb()
     instance = tmp_path_factory.mktemp("servers")
     url = _database_url()
-    setup = create_app(make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance)))
+    key = new_key()  # the servers and this set-up share the encryption key, as in production
+    setup = create_app(
+        make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance), ENCRYPTION_KEYS=key)
+    )
     migrate_to_head(setup)
     with setup.app_context():
         people = {}
@@ -99,6 +103,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         **os.environ,
         "LMS_ENV": "production",
         "SECRET_KEY": "several-servers-test-secret-0123456789abcdef",
+        "ENCRYPTION_KEYS": key,
         "DATABASE_URL": url,
         "REDIS_URL": REDIS_URL,
         "INSTANCE_PATH": str(instance),

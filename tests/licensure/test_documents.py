@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from lms.extensions import db
 from lms.licensure.demo import tiny_pdf
 from lms.licensure.models import Document, License, RecordStatus
+from lms.storage import storage
 from tests.licensure.conftest import (
     license_form,
     pdf_file,
@@ -41,7 +42,9 @@ def test_a_license_with_a_pdf_is_stored_with_its_hash(app, client, login, therap
     assert doc.sha256 == hashlib.sha256(tiny_pdf()).hexdigest()
     assert doc.content_type == "application/pdf" and doc.original_name == "license.pdf"
     path = Path(app.config["UPLOAD_FOLDER"]) / doc.storage_key[:2] / doc.storage_key
-    assert path.read_bytes() == tiny_pdf()
+    stored = path.read_bytes()  # encrypted at rest: neither the PDF nor any of its text
+    assert stored.startswith(b"LMS-ENCRYPTED-1\n") and b"PDF" not in stored
+    assert storage().read(doc.storage_key) == tiny_pdf()
     static = Path(app.static_folder).resolve()
     assert static not in path.resolve().parents
 

@@ -22,6 +22,8 @@ from tests.certification.conftest import (  # noqa: F401 - fixtures
     make_certified,
     required_course,
 )
+from tests.referrals.conftest import make_referral  # noqa: F401 - fixture
+from tests.support.conftest import make_request  # noqa: F401 - fixture
 from tests.test_authorization import PUBLIC_ENDPOINTS
 
 ROLES = ("anonymous", "therapist", "certified", "clinician", "admin")
