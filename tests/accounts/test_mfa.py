@@ -197,3 +197,22 @@ def test_malformed_codes_are_refused_cleanly(client, make_user, code) -> None:
     _password_step(client, clinician)
     response = client.post("/login/verify", data={"code": code})
     assert response.status_code in (401, 422)
+
+
+def test_codes_follow_rfc_6238_and_accept_the_demo_secret() -> None:
+    # RFC 6238 appendix B: the SHA-1 key "12345678901234567890" at T=59 gives 94287082
+    # (8 digits); authenticator apps show its last six.
+    rfc_key = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    assert mfa.current_code(rfc_key, at=59) == "287082"
+    assert mfa.current_code(rfc_key, at=1111111109) == "081804"
+    # The documented demo secret is 80 bits: below pyotp's default floor, accepted here.
+    assert re.fullmatch(r"\d{6}", mfa.current_code("JBSWY3DPEHPK3PXP"))
+    secret = mfa.new_secret()
+    assert len(secret) == 32 and re.fullmatch(r"[A-Z2-7]{32}", secret)  # 160 bits
+
+
+def test_the_set_up_link_names_the_issuer_and_the_account(make_user) -> None:
+    user = make_user("clinician", email="nurse@example.org", mfa=False)
+    uri = mfa.provisioning_uri(user, "JBSWY3DPEHPK3PXP")
+    assert uri.startswith("otpauth://totp/Partner%20LMS:nurse%40example.org?")
+    assert "secret=JBSWY3DPEHPK3PXP" in uri and "issuer=Partner%20LMS" in uri
