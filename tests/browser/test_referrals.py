@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
+from lms.accounts.models import User
 from lms.extensions import db
 from lms.referrals.models import Referral, ReferralStatus
 from tests.browser.conftest import LiveServer, MailSink, log_in_ok, nav_link
@@ -161,3 +162,51 @@ def test_a_referral_moves_through_the_pipeline(
             assert secret.lower() not in text.lower(), (message["Subject"], secret)
     assert len(mailbox.messages_to(PATIENT_EMAIL)) == 1
     assert len(mailbox.messages_to(therapist.email)) == 3
+
+
+def test_a_clinician_finds_a_referral_by_the_patients_name(
+    new_page: Callable[..., Page], live_server: LiveServer, make_user
+) -> None:
+    """Names are encrypted at rest: the list is searched by whole words of the name."""
+    from tests.referrals.conftest import referral_data
+
+    therapist = make_user("pat.partner@example.org", full_name="Pat Partner")
+    certify_partner(live_server, therapist, states=("CO",))
+    clinician_user = make_user("cal.clinician@example.org", role="clinician", full_name="Cal Md")
+    with live_server.app.app_context():
+        from lms.referrals import services as referral_services
+
+        partner = db.session.scalar(select(User).where(User.email == therapist.email))
+        ids = {}
+        for name in (PATIENT, "Robin Alvarez", "Zoë Lindqvist"):
+            ids[name] = referral_services.create_referral(
+                partner, referral_data(patient_name=name, state="CO")
+            ).id
+        db.session.commit()
+
+    page = new_page()
+    log_in_ok(page, clinician_user.email)
+    nav_link(page, "Referrals").click()
+    search = page.get_by_label("Patient name or referral number")
+    expect(page.get_by_text("Whole words of the name")).to_be_visible()
+
+    search.fill("quinn")  # any case
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows).to_have_count(2)  # header + Jane Quinn Doe
+    expect(rows.nth(1)).to_contain_text(PATIENT)
+    expect(search).to_have_value("quinn")  # the search stays in the box
+
+    search.fill("zoe")  # accents folded
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("table")).to_contain_text("Zoë Lindqvist")
+
+    # Unhappy path: part of a word finds nothing, and says so.
+    search.fill("Alv")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No referrals match.")).to_be_visible()
+
+    search.fill(f"#{ids['Robin Alvarez']}")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("table")).to_contain_text("Robin Alvarez")
+    expect(page.get_by_role("table").get_by_role("row")).to_have_count(2)
