@@ -67,6 +67,10 @@ class Config:
     # E-mail addresses told when a request passes its target (e.g. the medical director);
     # empty: every admin. From the environment: comma-separated.
     SUPPORT_ESCALATION_CONTACTS: tuple[str, ...] = ()
+    # Filing support requests, per therapist: high enough never to stand between a partner and
+    # a clinician in a bad night, low enough to stop a runaway script flooding the queue. Over
+    # it, the form comes back with the text kept and the 911 advice (lms/support/views.py).
+    SUPPORT_FILING_RATE_LIMIT = "20 per hour"
     # Matching (lms/practice): hours a partner has to answer an offer; the public intake
     # form's rate limit and the least time a person takes to fill it in (bot check).
     PRACTICE_OFFER_HOURS = 72
@@ -172,6 +176,7 @@ class TestConfig(Config):
     REGISTER_RATE_LIMIT = "1000 per minute"
     MFA_RATE_LIMIT = "1000 per minute"
     UPLOAD_RATE_LIMIT = "1000 per minute"
+    SUPPORT_FILING_RATE_LIMIT = "1000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
 
 
@@ -208,6 +213,7 @@ _ENV_KEYS: dict[str, Any] = {
     "SUPPORT_TARGET_ROUTINE_MINUTES": int,
     "SUPPORT_ESCALATION_REPEAT_MINUTES": int,
     "SUPPORT_ESCALATION_CONTACTS": str,
+    "SUPPORT_FILING_RATE_LIMIT": str,
     "RESOURCES_PATH": str,
     "PRACTICE_OFFER_HOURS": int,
     "INTAKE_RATE_LIMIT": str,

@@ -125,6 +125,8 @@ def _http_error(error: HTTPException) -> Any:
     code = error.code or 500
     if code < 400:
         return error
+    if error.response is not None:  # a page made for this refusal (e.g. the support form's)
+        return error.response
     message = None
     if code == 413:
         message = (

@@ -14,7 +14,17 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +34,7 @@ from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, role_required, staff_required
 from lms.certification.guard import certified_required
 from lms.db import paginate, retry_if_locked, utcnow
-from lms.extensions import db
+from lms.extensions import db, limiter, user_or_address
 from lms.forms import choices
 from lms.support import metrics as support_metrics
 from lms.support import notifications, services
@@ -118,8 +128,28 @@ def _prepare_request_form(form: RequestForm, user: Any) -> None:
     form.referral_id.choices = choices([("", "No patient"), *patients])
 
 
+def _filing_limit() -> str:
+    return str(current_app.config["SUPPORT_FILING_RATE_LIMIT"])
+
+
+def _filing_refused(_limit: Any) -> Response:
+    """Over the filing limit: the form comes back with everything typed still in it, and
+    what to do now, instead of a bare error page."""
+    form = RequestForm()
+    _prepare_request_form(form, current_user_obj())
+    message = (
+        "You have filed many requests in a short time, so this one was not sent. Your text is "
+        "still below: send it again in a few minutes, or add it as a reply to one of your open "
+        "requests. If a patient may be in danger now, call 911."
+    )
+    response = make_response(render_template("support/new.html", form=form, error=message), 429)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 @bp.route("/support/new", methods=["GET", "POST"])
 @certified_required
+@limiter.limit(_filing_limit, methods=["POST"], key_func=user_or_address, on_breach=_filing_refused)
 def new() -> Any:
     user = current_user_obj()
     form = RequestForm()

@@ -193,3 +193,25 @@ def test_staff_do_not_use_the_therapist_pages(client, make_user, login, role) ->
     assert client.get("/support").status_code == 403
     assert client.get("/support/new").status_code == 403
     assert client.post("/support/new", data=FORM).status_code == 403
+
+
+def test_filing_is_rate_limited_per_therapist_and_keeps_the_text(
+    app, client, make_certified, login
+) -> None:
+    saved = app.config["SUPPORT_FILING_RATE_LIMIT"]
+    app.config["SUPPORT_FILING_RATE_LIMIT"] = "2 per minute"
+    try:
+        login(make_certified())
+        assert [client.post("/support/new", data=FORM).status_code for _ in range(2)] == [302, 302]
+        refused = client.post("/support/new", data={**FORM, "subject": "The third one"})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        html = refused.get_data(as_text=True)
+        assert "You have filed many requests in a short time" in html
+        assert "call 911" in html and BANNER in html
+        assert 'value="The third one"' in html and DESCRIPTION in html  # nothing typed is lost
+        assert _count(SupportRequest) == 2
+        client.post("/logout")
+        login(make_certified())  # another partner (same address) is not held back
+        assert client.post("/support/new", data=FORM).status_code == 302
+    finally:
+        app.config["SUPPORT_FILING_RATE_LIMIT"] = saved
