@@ -51,7 +51,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(role_enum(), default=Role.THERAPIST, index=True)
+    # Indexed by ix_users_role_created_at (role first): the directories filter by role and
+    # sort by joining date; a role-only index would be redundant, and the planner's coin.
+    role: Mapped[Role] = mapped_column(role_enum(), default=Role.THERAPIST)
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None]
