@@ -71,6 +71,8 @@ class Config:
     # a clinician in a bad night, low enough to stop a runaway script flooding the queue. Over
     # it, the form comes back with the text kept and the 911 advice (lms/support/views.py).
     SUPPORT_FILING_RATE_LIMIT = "20 per hour"
+    # The admin dashboard's onboarding funnel is recounted at most this often per server.
+    ADMIN_FUNNEL_CACHE_SECONDS = 60
     # Matching (lms/practice): hours a partner has to answer an offer; the public intake
     # form's rate limit and the least time a person takes to fill it in (bot check).
     PRACTICE_OFFER_HOURS = 72
@@ -177,6 +179,7 @@ class TestConfig(Config):
     MFA_RATE_LIMIT = "1000 per minute"
     UPLOAD_RATE_LIMIT = "1000 per minute"
     SUPPORT_FILING_RATE_LIMIT = "1000 per minute"
+    ADMIN_FUNNEL_CACHE_SECONDS = 0  # tests change data between pages
     RATELIMIT_STORAGE_URI = "memory://"
 
 
@@ -214,6 +217,7 @@ _ENV_KEYS: dict[str, Any] = {
     "SUPPORT_ESCALATION_REPEAT_MINUTES": int,
     "SUPPORT_ESCALATION_CONTACTS": str,
     "SUPPORT_FILING_RATE_LIMIT": str,
+    "ADMIN_FUNNEL_CACHE_SECONDS": int,
     "RESOURCES_PATH": str,
     "PRACTICE_OFFER_HOURS": int,
     "INTAKE_RATE_LIMIT": str,

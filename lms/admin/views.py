@@ -47,9 +47,11 @@ def index() -> Any:
     from lms.licensure.services import today
 
     now = utcnow()
+    funnel, counted_at = reports.recent_funnel(now)
     return render_template(
         "admin/dashboard.html",
-        funnel=reports.funnel(now),
+        funnel=funnel,
+        funnel_counted_at=counted_at,
         awaiting=reports.awaiting_verification(),
         expiring=reports.expiring_soon(today()),
         referrals=reports.referrals_waiting(),

@@ -109,6 +109,25 @@ def test_funnel_counts_each_stage_cumulatively(make_user, make_certified, requir
     assert stages[-1].share_of(stages[0].count) == 14
 
 
+def test_the_dashboard_counts_the_funnel_at_most_once_a_minute(
+    app, monkeypatch, make_user, make_certified
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(reports.time, "monotonic", lambda: clock[0])
+    monkeypatch.setitem(app.config, "ADMIN_FUNNEL_CACHE_SECONDS", 60)
+    monkeypatch.setattr(reports, "_funnel_memo", {})
+    make_user("therapist")
+    first, counted = reports.recent_funnel(utcnow())
+    assert first[0].count == 1
+    make_user("therapist")
+    clock[0] += 59
+    again, counted_again = reports.recent_funnel(utcnow())
+    assert again[0].count == 1 and counted_again == counted  # the minute-old count
+    clock[0] += 2
+    fresh, counted_fresh = reports.recent_funnel(utcnow())
+    assert fresh[0].count == 2 and counted_fresh > counted
+
+
 def test_dashboard_lists_what_needs_action_oldest_first(
     client, login, admin, make_user, make_certified
 ) -> None:
