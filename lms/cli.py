@@ -71,7 +71,9 @@ def register(app: Flask) -> None:
         from lms.training.demo import seed_training
 
         users = {user.email: user for user, _ in rows}
-        for line in seed_training(users["therapist@example.org"], users["partner@example.org"]):
+        for line in seed_training(
+            users["therapist@example.org"], users["partner@example.org"], users["admin@example.org"]
+        ):
             click.echo(f"  {line}")
         db.session.commit()
         from lms.licensure.demo import seed_licensure

@@ -57,3 +57,29 @@ def test_create_admin_refuses_a_weak_password(app, db_session) -> None:
     assert result.exit_code != 0
     assert "most commonly used" in result.output
     assert db.session.scalar(select(User).where(User.email == "weak@example.org")) is None
+
+
+def test_seed_demo_works_with_payments_on(app, db_session, monkeypatch) -> None:
+    """With Stripe keys set the demo partner's paid course is comped by the demo admin (no
+    call to Stripe), and the applicant is left to enrol and pay from the course page."""
+    from lms.certification.services import is_certified
+    from lms.training.models import Enrollment, EnrollmentSource
+    from lms.training.sync import sync_all
+
+    _, problems = sync_all()
+    assert problems == []
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_not_called")
+    monkeypatch.setitem(app.config, "STRIPE_PUBLISHABLE_KEY", "pk_test_not_called")
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "payments are on: therapist@example.org enrols" in result.output
+    users = {u.email: u for u in db.session.scalars(select(User))}
+    partner = users["partner@example.org"]
+    [enrollment] = db.session.scalars(select(Enrollment).where(Enrollment.user_id == partner.id))
+    assert enrollment.source == EnrollmentSource.COMPED and enrollment.completed_at is not None
+    assert is_certified(partner)
+    applicant = users["therapist@example.org"]
+    assert not db.session.scalars(
+        select(Enrollment).where(Enrollment.user_id == applicant.id)
+    ).all()

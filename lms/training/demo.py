@@ -35,9 +35,18 @@ def ideal_response(question: Question) -> Any:
     return "Demo answer."
 
 
-def complete_course_for(user: User, course: Course) -> None:
-    """Work through every module as a learner would, passing each quiz, then the evaluation."""
-    enrollment = services.get_enrollment(user, course) or services.enroll(user, course)
+def _needs_payment(course: Course) -> bool:
+    return not course.is_free and services.payments_configured()
+
+
+def complete_course_for(user: User, course: Course, comped_by: User | None = None) -> None:
+    """Work through every module as a learner would, passing each quiz, then the evaluation.
+    With payments on, a paid course's enrolment is comped by ``comped_by`` (an admin)."""
+    enrollment = services.get_enrollment(user, course)
+    if enrollment is None or not enrollment.is_open:
+        enrollment = services.enroll(
+            user, course, comped_by=comped_by if _needs_payment(course) else None
+        )
     for _ in range(len(services.course_progress(enrollment).modules)):
         state = services.course_progress(enrollment).next_module
         if state is None:
@@ -58,17 +67,27 @@ def complete_course_for(user: User, course: Course) -> None:
         services.submit_evaluation(enrollment, answers)
 
 
-def seed_training(applicant: User, partner: User) -> list[str]:
-    """Enrol the applicant; give the partner a completed course and certificate. Idempotent."""
+def seed_training(applicant: User, partner: User, admin: User | None = None) -> list[str]:
+    """Enrol the applicant; give the partner a completed course and certificate. Idempotent.
+
+    With payments on (STRIPE_SECRET_KEY) the applicant is left to enrol and pay from the
+    course page (the payment flow is then part of the demo), and the partner's enrolment is
+    comped by the demo admin."""
     course = db.session.scalar(select(Course).where(Course.slug == DEMO_COURSE))
     if course is None or course.current_version_id is None:
         return [f"course '{DEMO_COURSE}' is not synced: run `flask --app app courses sync` first"]
     lines = []
     if services.get_enrollment(applicant, course) is None:
-        services.enroll(applicant, course)
-        lines.append(f"{applicant.email} enrolled in {course.title}")
+        if _needs_payment(course):
+            lines.append(
+                f"payments are on: {applicant.email} enrols in {course.title} and pays "
+                "from the course page"
+            )
+        else:
+            services.enroll(applicant, course)
+            lines.append(f"{applicant.email} enrolled in {course.title}")
     progress_before = services.get_enrollment(partner, course)
     if progress_before is None or progress_before.completed_at is None:
-        complete_course_for(partner, course)
+        complete_course_for(partner, course, comped_by=admin)
         lines.append(f"{partner.email} completed {course.title} and holds its certificate")
     return lines
