@@ -104,12 +104,13 @@ def _id_of(live_server: LiveServer, query: Select[Any]) -> int:
 
 
 def _request_id(live_server: LiveServer, subject: str) -> int:
-    return _id_of(
-        live_server,
-        select(SupportRequest.id)
-        .where(matches_terms(SupportRequest.search_terms, subject))  # the subject is encrypted
-        .order_by(SupportRequest.id.desc()),
-    )
+    with live_server.app.app_context():  # the subject is encrypted: matched by its search terms
+        query = (
+            select(SupportRequest.id)
+            .where(matches_terms(SupportRequest.search_terms, subject))
+            .order_by(SupportRequest.id.desc())
+        )
+    return _id_of(live_server, query)
 
 
 def _self_referral_id(live_server: LiveServer) -> int:
