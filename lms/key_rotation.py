@@ -154,9 +154,15 @@ def _rotate_table(
 ) -> None:
     raw = _raw_table(spec)
     targets = [*spec.columns, *([spec.terms] if spec.terms else [])]
+    # Only if the row still holds what was read: a value the app changed meanwhile (a
+    # clinician's edit while the batch was being re-encrypted) is kept, not overwritten with
+    # the old text; the next run re-encrypts it if it is still under an old key.
     update = (
         raw.update()
-        .where(raw.c.id == bindparam("row_id"))
+        .where(
+            raw.c.id == bindparam("row_id"),
+            *(raw.c[n].is_not_distinct_from(bindparam(f"old_{n}")) for n in spec.columns),
+        )
         .values({n: bindparam(f"new_{n}") for n in targets})
     )
     for rows in _batches(raw, spec.columns):
@@ -174,7 +180,11 @@ def _rotate_table(
             except DecryptionError:
                 report.problems.append(f"{spec.name} #{row[0]}: a value no key can decrypt")
                 continue
-            params = {"row_id": row[0], **{f"new_{n}": v for n, v in values.items()}}
+            params = {
+                "row_id": row[0],
+                **{f"old_{n}": v for n, v in zip(spec.columns, row[1:], strict=True)},
+                **{f"new_{n}": v for n, v in values.items()},
+            }
             if spec.terms and spec.terms_of:
                 source = values[spec.terms_of]
                 params[f"new_{spec.terms}"] = ring.terms(
@@ -184,8 +194,13 @@ def _rotate_table(
         if changes:
             conn = db.session.connection()
             with _writable(conn, spec.name):
-                conn.execute(update, changes)
-            report.rewritten[spec.name] += len(changes)
+                done = sum(conn.execute(update, [c]).rowcount for c in changes)
+            report.rewritten[spec.name] += done
+            if done < len(changes):
+                report.problems.append(
+                    f"{spec.name}: {len(changes) - done} rows changed while being re-encrypted "
+                    "(kept as the app wrote them); run `encryption rotate` again"
+                )
         db.session.commit()  # one batch at a time: a stopped run keeps what it did
     echo(f"{spec.name}: {report.rewritten[spec.name]} rows re-encrypted")
 

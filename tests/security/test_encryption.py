@@ -380,3 +380,36 @@ def test_the_cli_reports_and_rotates(app, keys, make_certified, make_referral) -
     assert result.exit_code == 1 and "unreadable" in result.output
     key = runner.invoke(args=["encryption", "new-key"]).output.strip()
     assert Keyring([key]).primary == key
+
+
+def test_a_value_changed_during_the_rotation_is_kept(
+    app, keys, make_certified, make_referral
+) -> None:
+    """The app may write a row while its batch is being re-encrypted: the rotation must not
+    put the old text back over the new one."""
+    old = app.extensions["lms.crypto"].primary
+    referral = make_referral(make_certified(), patient_name=PATIENT)
+    ring = keys([new_key(), old])
+    real_rotate = ring.rotate
+    edited = []
+
+    def rotate_while_a_clinician_edits(token: bytes) -> bytes:
+        if not edited:  # the clinician saves a status reason between the read and the write
+            edited.append(True)
+            db.session.execute(
+                text("UPDATE referrals SET status_reason = :v WHERE id = :id"),
+                {"v": ring.encrypt_text("Edited meanwhile"), "id": referral.id},
+            )
+        return real_rotate(token)
+
+    ring.rotate = rotate_while_a_clinician_edits  # type: ignore[method-assign]
+    report = key_rotation.rotate(ring, echo=lambda _line: None)
+    assert any("changed while being re-encrypted" in p for p in report.problems)
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).status_reason == "Edited meanwhile"
+    assert db.session.get(Referral, referral.id).patient_name == PATIENT
+
+    ring.rotate = real_rotate  # type: ignore[method-assign]
+    again = key_rotation.rotate(ring, echo=lambda _line: None)  # the next run finishes the row
+    assert again.problems == [] and again.rewritten["referrals"] == 1
+    assert all(ring.is_current(v.encode()) for v in _rows("referrals"))
