@@ -67,9 +67,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     store.flushdb()
     instance = tmp_path_factory.mktemp("servers")
     url = _database_url()
-    key = new_key()  # the servers and this set-up share the encryption key, as in production
+    encryption_key = new_key()  # the servers and this set-up share it, as in production
     setup = create_app(
-        make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance), ENCRYPTION_KEYS=key)
+        make_config(DATABASE_URL=url, INSTANCE_PATH=str(instance), ENCRYPTION_KEYS=encryption_key)
     )
     migrate_to_head(setup)
     with setup.app_context():
@@ -103,7 +103,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         **os.environ,
         "LMS_ENV": "production",
         "SECRET_KEY": "several-servers-test-secret-0123456789abcdef",
-        "ENCRYPTION_KEYS": key,
+        "ENCRYPTION_KEYS": encryption_key,
         "DATABASE_URL": url,
         "REDIS_URL": REDIS_URL,
         "INSTANCE_PATH": str(instance),
@@ -145,7 +145,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
                 except OSError:  # not listening yet, or the workers are still booting
                     assert time.monotonic() < deadline, "gunicorn did not start"
                     time.sleep(0.3)
-        yield {"ports": ports, "people": people, "url": url}
+        yield {"ports": ports, "people": people, "url": url, "encryption_key": encryption_key}
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
@@ -244,7 +244,13 @@ def test_a_request_claimed_through_one_server_cannot_be_claimed_through_the_othe
     deployment, tmp_path
 ) -> None:
     a, b = deployment["ports"]
-    app = create_app(make_config(DATABASE_URL=deployment["url"], INSTANCE_PATH=str(tmp_path)))
+    app = create_app(
+        make_config(
+            DATABASE_URL=deployment["url"],
+            INSTANCE_PATH=str(tmp_path),
+            ENCRYPTION_KEYS=deployment["encryption_key"],  # the servers' key
+        )
+    )
     with app.app_context():
         from lms.support import services
         from lms.support.models import SupportRequest
