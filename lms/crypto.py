@@ -105,7 +105,11 @@ class Keyring:
         return self.encrypt(text.encode()).decode("ascii")
 
     def decrypt_text(self, token: str) -> str:
-        return self.decrypt(token.encode("ascii")).decode()
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError as error:  # not a token at all (plain text)
+            raise DecryptionError("a stored value is not encrypted") from error
+        return self.decrypt(raw).decode()
 
     def key_index(self, token: bytes) -> int | None:
         """Which key (0 = the newest) decrypts ``token``; None when none does."""

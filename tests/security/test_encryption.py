@@ -215,6 +215,9 @@ def test_a_value_under_an_unknown_key_is_an_error_not_garbage() -> None:
     token = Keyring([new_key()]).encrypt_text("Jane Doe")
     with pytest.raises(DecryptionError, match="cannot be decrypted"):
         Keyring([new_key()]).decrypt_text(token)
+    for plain in ("Zoë Marchetti", "Jane Doe"):  # text that was never encrypted
+        with pytest.raises(DecryptionError):
+            Keyring([new_key()]).decrypt_text(plain)
 
 
 # --- rotation ---------------------------------------------------------------------------------
