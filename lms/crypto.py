@@ -36,7 +36,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import ColumnElement, Text, TypeDecorator, and_, false, or_
+from sqlalchemy import ColumnElement, Text, TypeDecorator, and_, event, false, inspect, or_
+from sqlalchemy.orm import Mapper
 
 from lms.config import ConfigError
 
@@ -223,6 +224,29 @@ def keyring() -> Keyring:
 
 def search_terms(*texts: str | None) -> str:
     return keyring().terms(*texts)
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _keep_search_terms(mapper: Mapper[Any], cls: type) -> None:
+    """A column declared with ``info={"terms_of": "<column>"}`` holds the search terms of that
+    (encrypted) column: kept in step on insert, and on update when the source changed. The
+    same declaration tells ``encryption rotate`` what to recompute (lms/key_rotation.py)."""
+    pairs = [(c.key, c.info["terms_of"]) for c in mapper.columns if "terms_of" in c.info]
+    if not pairs:
+        return
+
+    def on_insert(_mapper: Any, _connection: Any, target: Any) -> None:
+        for terms, source in pairs:
+            setattr(target, terms, search_terms(getattr(target, source)))
+
+    def on_update(_mapper: Any, _connection: Any, target: Any) -> None:
+        state = inspect(target)
+        for terms, source in pairs:
+            if state.attrs[source].history.has_changes():
+                setattr(target, terms, search_terms(getattr(target, source)))
+
+    event.listen(cls, "before_insert", on_insert)
+    event.listen(cls, "before_update", on_update)
 
 
 def matches_terms(column: Any, text: str) -> ColumnElement[bool]:

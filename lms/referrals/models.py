@@ -16,7 +16,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.crypto import EncryptedDate, EncryptedText, search_terms
+from lms.crypto import EncryptedDate, EncryptedText
 from lms.db import Base, string_enum, utcnow
 from lms.practice.data import CONDITIONS, LANGUAGES, join_words, label, labels
 
@@ -264,13 +264,6 @@ class ReferralEvent(Base):
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
-
-
-@event.listens_for(Referral, "before_insert")
-@event.listens_for(Referral, "before_update")
-def _index_name(_mapper: Any, _connection: Any, referral: Referral) -> None:
-    """Keep the search terms in step with the (encrypted) name."""
-    referral.search_terms = search_terms(referral.patient_name)
 
 
 class ReferralHistoryIsAppendOnly(RuntimeError):

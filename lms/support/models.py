@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.crypto import EncryptedText, search_terms
+from lms.crypto import EncryptedText
 from lms.db import Base, string_enum, utcnow
 from lms.referrals.models import Referral
 
@@ -342,13 +342,6 @@ class SupportAlert(Base):
     request: Mapped[SupportRequest] = relationship()
 
     __table_args__ = (Index("ix_support_alerts_user_id_read_at", "user_id", "read_at"),)
-
-
-@event.listens_for(SupportRequest, "before_insert")
-@event.listens_for(SupportRequest, "before_update")
-def _index_subject(_mapper: Any, _connection: Any, request: SupportRequest) -> None:
-    """Keep the search terms in step with the (encrypted) subject."""
-    request.search_terms = search_terms(request.subject)
 
 
 class SupportHistoryIsAppendOnly(RuntimeError):
