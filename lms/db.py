@@ -275,6 +275,16 @@ def paginate(
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
+def page_of(items: Sequence[Any], page: int, per_page: int) -> Page:
+    """One page of a list already loaded and sorted in Python (what SQL cannot sort, such as
+    encrypted names), with the same ``Page`` the query pages use."""
+    last = max(1, math.ceil(len(items) / per_page))
+    page = min(max(1, page), last)
+    start = (page - 1) * per_page
+    shown = items[start : start + per_page]
+    return Page(items=shown, page=page, per_page=per_page, total=len(items))
+
+
 def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:
     """``SELECT count(*)`` of the rows ``stmt`` returns, at most ``limit`` of them.
 

@@ -7,7 +7,6 @@ stays out of the log and out of e-mails).
 
 from __future__ import annotations
 
-import math
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +17,7 @@ from sqlalchemy import select
 
 from lms import audit, crypto
 from lms.accounts.models import User
-from lms.db import Page, utcnow
+from lms.db import utcnow
 from lms.extensions import db
 from lms.outcomes import scoring
 from lms.outcomes.models import InstrumentKind, Measurement
@@ -69,16 +68,6 @@ def named(referrals: Iterable[Referral], search: str | None) -> list[Referral]:
 
 def _folded(text: str) -> str:
     return " ".join(crypto.words(text))
-
-
-def page_of(items: Sequence[Referral], page: int, per_page: int) -> Page:
-    """One page of an already loaded, already sorted list."""
-    last = max(1, math.ceil(len(items) / per_page))
-    page = min(max(1, page), last)
-    start = (page - 1) * per_page
-    return Page(
-        items=items[start : start + per_page], page=page, per_page=per_page, total=len(items)
-    )
 
 
 # --- dates -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from lms.auth import current_user_obj, get_or_404
 from lms.certification.guard import certified_required
+from lms.db import page_of
 from lms.extensions import db
 from lms.outcomes import chart, scoring, services
 from lms.outcomes.forms import DeleteForm, PatientSearchForm, QuestionnaireForm, form_class
@@ -53,7 +54,7 @@ def index() -> Any:
     form = PatientSearchForm(request.args)
     search = form.q.data if form.validate() else None
     everyone = services.patients(user)
-    page = services.page_of(
+    page = page_of(
         services.named(everyone, search),
         request.args.get("page", 1, type=int),
         current_app.config["PER_PAGE"],
