@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sql", action="store_true", help="print the statements of one request")
+    parser.add_argument(
+        "--time-only",
+        action="store_true",
+        help="no profiler: the real time per request, and how much of it the SQL took",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench import prepare, run
@@ -85,20 +90,26 @@ def main(argv: list[str] | None = None) -> int:
     profiler = cProfile.Profile()
     statuses: Counter[int] = Counter()
     started = time.perf_counter()
-    profiler.enable()
+    if not args.time_only:
+        profiler.enable()
     for request in requests[1:]:
         statuses[send(request)] += 1
     profiler.disable()
     elapsed = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", record)
     event.remove(engine, "after_cursor_execute", finished)
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
-        args.top
-    )
-    print(out.getvalue())
     n = len(requests) - 1
-    print(f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)")
+    if args.time_only:
+        sql = sum(timings) / n * 1000
+        each = elapsed / n * 1000
+        print(f"{scenario.name}: {n} requests, {each:.1f} ms each, of which {sql:.1f} ms in SQL")
+    else:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(
+            os.environ.get("SORT", "cumulative")
+        ).print_stats(args.top)
+        print(out.getvalue())
+        print(f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)")
     print(f"statuses {dict(statuses)}; SQL statements per request: {len(statements) / n:.1f}")
     with app.app_context():
         prepare.close_bench_requests()

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, render_template
@@ -46,17 +47,52 @@ def send_email(to: str, subject: str, template: str, *, reason: str, **context: 
 
     ``reason`` is the footer line telling the recipient why they got this e-mail.
     """
+    send_email_to_each([to], subject, template, reason=reason, **context)
+
+
+def send_email_to_each(
+    recipients: Sequence[str], subject: str, template: str, *, reason: str, **context: Any
+) -> None:
+    """The same message to each of ``recipients``, each their own copy (nobody sees the
+    others' addresses), delivered after the commit.
+
+    Rendered once, and queued as one job that gives every recipient a delivery job of
+    their own (with its own retries): a request that alerts a whole on-call rota does
+    not render and queue the message once per person.
+    """
+    if not recipients:
+        return
     context.update(subject=subject, reason=reason, base_url=current_app.config["BASE_URL"])
-    message = OutgoingEmail(
-        to=to,
-        subject=subject,
-        text=render_template(f"mail/{template}.txt", **context),
-        html=render_template(f"mail/{template}.html", **context),
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        message_id=make_msgid(domain="partner-lms.local"),
+    payload = asdict(
+        OutgoingEmail(
+            to=recipients[0],
+            subject=subject,
+            text=render_template(f"mail/{template}.txt", **context),
+            html=render_template(f"mail/{template}.html", **context),
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+            message_id=_message_id(),
+        )
     )
-    payload = asdict(message)
-    after_commit(db.session(), lambda: deliver_email(payload))
+    if len(recipients) == 1:
+        after_commit(db.session(), lambda: deliver_email(payload))
+    else:
+        everyone = list(recipients)
+        after_commit(db.session(), lambda: deliver_to_each(payload, everyone))
+
+
+def _message_id() -> str:
+    return make_msgid(domain="partner-lms.local")
+
+
+@job(retries=5, retry_delay=60)
+def deliver_to_each(payload: dict[str, str], recipients: list[str]) -> None:
+    """Queue one delivery per recipient, each with its own Message-ID.
+
+    If the queue fails part-way, the retry queues every recipient again: a message may
+    then reach someone twice, never nobody (these are mostly clinical alerts).
+    """
+    for to in recipients:
+        deliver_email({**payload, "to": to, "message_id": _message_id()})
 
 
 @job(retries=5, retry_delay=60)

@@ -82,11 +82,16 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
         return None
     token, key = parts
     now = now or utcnow()
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _hash(key)))
-    if row is None:
+    # The session and its user in one statement: this runs on every logged-in request.
+    found = db.session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key_hash == _hash(key))
+    ).first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or user.session_token != token or not user.is_active:
+    row, user = found
+    if user.session_token != token or not user.is_active:
         return None
     reason = expiry_reason(row, now)
     if reason is not None:

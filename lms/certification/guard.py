@@ -1,7 +1,9 @@
 """``certified_required``: the coarse check on every partner-tools route.
 
-It asks :func:`lms.certification.services.certification_status` on each request, so
-access ends the moment a requirement lapses. Staff are never "certified": the tools are
+It asks the database on each request (one statement,
+:func:`lms.certification.services.is_certified_now`), so access ends the moment a
+requirement lapses; when it is refused, :func:`~lms.certification.services.certification_status`
+says what is missing. Staff are never "certified": the tools are
 the partner therapists' own (clinicians and admins get 403).
 """
 
@@ -27,14 +29,17 @@ def certified_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from lms.certification.services import certification_status
+        from lms.certification.services import certification_status, is_certified_now
 
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if current_user.role != Role.THERAPIST:
             abort(403)
-        status = certification_status(current_user._get_current_object())  # type: ignore[attr-defined]
-        if status.certified:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+        if is_certified_now(user):  # one statement; the full checklist only when refused
+            return view(*args, **kwargs)
+        status = certification_status(user)
+        if status.certified:  # certified between the two reads: the checklist decides
             return view(*args, **kwargs)
         missing = status.next_step
         assert missing is not None

@@ -231,37 +231,46 @@ def is_certified(user: User, now: datetime | None = None) -> bool:
     return user.role == Role.THERAPIST and certification_status(user, now).certified
 
 
-def requirement_clauses(now: datetime | None = None) -> dict[str, ColumnElement[bool]]:
+def _training_clause(now: datetime, inline_courses: bool) -> ColumnElement[bool]:
+    """Every published required course has a valid certificate, and there is at least one
+    such course (fail closed, as in :func:`_training`)."""
+
+    def valid(course_id: Any) -> Any:
+        return exists().where(
+            Certificate.user_id == User.id,
+            Certificate.course_id == course_id,
+            Certificate.revoked_at.is_(None),
+            Certificate.expires_at > now,
+        )
+
+    published = and_(Course.required_for_certification, Course.current_version_id.is_not(None))
+    if inline_courses:
+        # The courses read inside the same statement: one round trip for one therapist.
+        # (Over thousands of therapists the nested NOT EXISTS is twice as slow as the
+        # per-course form below, so lists read the course ids first.)
+        return and_(
+            exists().where(published),
+            # correlate_except: the user is the outer query's, not a new FROM in here
+            ~exists().where(published, ~valid(Course.id).correlate_except(Certificate)),
+        )
+    required = list(db.session.scalars(select(Course.id).where(published)))
+    return and_(*(valid(course_id) for course_id in required)) if required else false()
+
+
+def requirement_clauses(
+    now: datetime | None = None, *, inline_courses: bool = False
+) -> dict[str, ColumnElement[bool]]:
     """The same five requirements as SQL conditions on ``User``, for lists and counts.
 
     :func:`certification_status` decides for one therapist; this answers "which therapists"
     in one query (the admin directory and the onboarding funnel). Both read the same rules
     and a test holds them equal on every combination of met and missing requirements.
+    ``inline_courses`` reads the required courses inside the conditions instead of
+    beforehand (for one therapist: :func:`is_certified_now`).
     """
     now = now or utcnow()
     day = now.astimezone(UTC).date()
-    required = list(
-        db.session.scalars(
-            select(Course.id).where(
-                Course.required_for_certification, Course.current_version_id.is_not(None)
-            )
-        )
-    )
-    training: ColumnElement[bool] = (
-        and_(
-            *(
-                exists().where(
-                    Certificate.user_id == User.id,
-                    Certificate.course_id == course_id,
-                    Certificate.revoked_at.is_(None),
-                    Certificate.expires_at > now,
-                )
-                for course_id in required
-            )
-        )
-        if required
-        else false()
-    )
+    training = _training_clause(now, inline_courses)
     current = agreements.current()
     agreement: ColumnElement[bool] = (
         exists().where(
@@ -291,6 +300,18 @@ def requirement_clauses(now: datetime | None = None) -> dict[str, ColumnElement[
 def certified_clause(now: datetime | None = None) -> ColumnElement[bool]:
     """SQL: the user is a therapist who is certified at ``now``."""
     return and_(User.role == Role.THERAPIST, *requirement_clauses(now).values())
+
+
+def is_certified_now(user: User, now: datetime | None = None) -> bool:
+    """The same answer as :func:`is_certified`, in one statement (the guard's common case).
+
+    Only the yes or no: what is missing, and the next step, come from
+    :func:`certification_status`.
+    """
+    if user.role != Role.THERAPIST:
+        return False
+    clauses = requirement_clauses(now, inline_courses=True)
+    return bool(db.session.scalar(select(and_(*clauses.values())).where(User.id == user.id)))
 
 
 def user_certificates(user: User) -> list[Certificate]:

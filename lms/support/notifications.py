@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from lms import audit
 from lms.accounts.models import Role, User
 from lms.extensions import db
-from lms.mail import external_url, send_email
+from lms.mail import external_url, send_email, send_email_to_each
 from lms.support.models import (
     AlertKind,
     EventKind,
@@ -148,6 +148,7 @@ def send_step(
         Step.HALF: AlertKind.RENOTIFY,
         Step.BREACH: AlertKind.ESCALATION,
     }[step]
+    by_zone: dict[str | None, list[str]] = {}
     for user in users:
         db.session.add(
             SupportAlert(
@@ -159,9 +160,11 @@ def send_step(
                 created_at=now,
             )
         )
-        _email_step(request, step, sequence, user.email, user.timezone, fallback)
-    for address in extra:
-        _email_step(request, step, sequence, address, None, fallback)
+        by_zone.setdefault(user.timezone, []).append(user.email)
+    by_zone.setdefault(None, []).extend(extra)
+    # The message differs only by the times shown in the reader's zone: one per zone.
+    for zone, addresses in by_zone.items():
+        _email_step(request, step, sequence, addresses, zone, fallback)
 
     if step == Step.BREACH and request.breached_at is None:
         request.breached_at = now
@@ -217,7 +220,7 @@ def _email_step(
     request: SupportRequest,
     step: Step,
     sequence: int,
-    to: str,
+    to: list[str],
     zone: str | None,
     fallback: bool,
 ) -> None:
@@ -246,7 +249,7 @@ def _email_step(
     else:
         subject = f"Overdue: {urgency.lower()} support request #{request.id} has no response"
         template, reason = "support_escalation", CONTACT_REASON
-    send_email(to, subject, template, reason=reason, **context)
+    send_email_to_each(to, subject, template, reason=reason, **context)
 
 
 # --- alerts and e-mails for one person --------------------------------------------------------

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from lms import audit
 from lms.accounts.models import Role, User
@@ -125,14 +125,17 @@ def _text(body: str | None, message: str) -> str:
 # --- filing -----------------------------------------------------------------------------------
 
 
-def own_referrals(therapist: User) -> list[Referral]:
-    return list(
-        db.session.scalars(
-            select(Referral)
+def own_referrals(therapist: User) -> list[tuple[int, str]]:
+    """The therapist's referrals as (id, patient name), newest first: the patients a
+    request can be about. Only the name is read (and decrypted), not the whole record."""
+    return [
+        (row.id, row.patient_name)
+        for row in db.session.execute(
+            select(Referral.id, Referral.patient_name)
             .where(Referral.therapist_id == therapist.id)
             .order_by(Referral.created_at.desc(), Referral.id.desc())
         )
-    )
+    ]
 
 
 def find_by_token(therapist: User, token: str | None) -> SupportRequest | None:
@@ -584,7 +587,11 @@ class QueueFilter:
 def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     """The clinicians' queue: urgent first, then by due time."""
     stmt = select(SupportRequest).options(
-        selectinload(SupportRequest.therapist), selectinload(SupportRequest.claimed_by)
+        selectinload(SupportRequest.therapist),
+        selectinload(SupportRequest.claimed_by),
+        # The queue shows the subject; the rest is read (and decrypted) on the request's page.
+        defer(SupportRequest.description, raiseload=True),
+        defer(SupportRequest.callback_phone, raiseload=True),
     )
     if f.status:
         stmt = stmt.where(SupportRequest.status == Status(f.status))

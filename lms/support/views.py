@@ -123,7 +123,7 @@ def _prepare_request_form(form: RequestForm, user: Any) -> None:
         for u in Urgency
     )
     patients = [
-        (str(r.id), f"Referral #{r.id}: {r.patient_name}") for r in services.own_referrals(user)
+        (str(id_), f"Referral #{id_}: {name}") for id_, name in services.own_referrals(user)
     ]
     form.referral_id.choices = choices([("", "No patient"), *patients])
 

@@ -210,7 +210,8 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
         attempt.answers.append(row)
     row.response = response
     row.saved_at = utcnow()
-    db.session.flush()
+    # Not flushed here: the caller's commit writes it, and a submit that saves every
+    # answer the page still holds writes them together (one batch, not one per answer).
     return row
 
 

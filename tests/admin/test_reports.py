@@ -21,7 +21,7 @@ from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
 from lms.licensure.services import today
-from lms.training.models import Enrollment, EnrollmentSource, EnrollmentStatus
+from lms.training.models import Course, CourseVersion, Enrollment, EnrollmentSource, EnrollmentStatus
 from tests.certification.conftest import give_certificate, give_insurance, give_license
 
 KEYS = certification.KEYS
@@ -71,6 +71,36 @@ def test_sql_requirements_agree_with_the_certification_rule(
     )
     assert certified_sql == {u.id for u in users if not expected[u.id]}
     assert len(certified_sql) == 1  # only the "none skipped" therapist
+    # The guard's one-statement check (required courses read inside the statement).
+    assert {u.id for u in users if certification.is_certified_now(u, now)} == certified_sql
+
+
+def test_one_statement_check_needs_every_required_course(
+    make_certified, required_course, make_user
+) -> None:
+    """With two required courses, a certificate for one of them is not enough; with none
+    published, nobody is certified (fail closed), in the one-statement check as in the rule."""
+    partner = make_certified()
+    other_partner = make_certified()
+    second = Course(slug="second-required", title="Second Course", required_for_certification=True)
+    db.session.add(second)
+    db.session.flush()
+    version = CourseVersion(course_id=second.id, number=1, label="1", content_hash="s" * 64)
+    db.session.add(version)
+    db.session.flush()
+    second.current_version_id = version.id
+    db.session.commit()
+    give_certificate(other_partner, second)
+    now = utcnow()
+    assert not certification.is_certified_now(partner, now)
+    assert not certification.certification_status(partner, now).certified
+    assert certification.is_certified_now(other_partner, now)
+    for course in (required_course, second):
+        course.required_for_certification = False
+    db.session.commit()
+    assert not certification.is_certified_now(other_partner, now)
+    assert not certification.certification_status(other_partner, now).certified
+    assert not certification.is_certified_now(make_user("clinician"), now)
 
 
 def test_funnel_counts_each_stage_cumulatively(make_user, make_certified, required_course) -> None:

@@ -204,7 +204,9 @@ def test_filing_is_rate_limited_per_therapist_and_keeps_the_text(
         login(make_certified())
         assert [client.post("/support/new", data=FORM).status_code for _ in range(2)] == [302, 302]
         refused = client.post("/support/new", data={**FORM, "subject": "The third one"})
-        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert refused.status_code == 429
+        # Seconds until the window ends (the limiter's own count when it adds its headers).
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
         html = refused.get_data(as_text=True)
         assert "You have filed many requests in a short time" in html
         assert "call 911" in html and BANNER in html
