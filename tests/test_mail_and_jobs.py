@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from lms import jobs
 from lms.extensions import db
-from lms.mail import build_mime, deliver_email, send_email
+from lms.mail import build_mime, deliver_email, send_email, send_email_to_each
 
 
 def _payload(**overrides) -> dict:
@@ -163,6 +163,52 @@ def test_queued_job_is_stored_and_run_by_a_worker(
         assert len(files) == 1 and f"Queued via {backend}" in files[0].read_text()
         jobs.huey.flush()
     finally:
+        app.config.update(old)
+        jobs.init_app(app)
+
+
+def test_one_message_to_many_is_one_job_then_one_delivery_each(
+    app, db_session, tmp_path: Path
+) -> None:
+    """send_email_to_each queues one job; the worker turns it into a delivery job per
+    recipient, each its own message (one address, its own Message-ID)."""
+    settings = {
+        "HUEY_IMMEDIATE": False,
+        "HUEY_SQLITE_PATH": str(tmp_path / "jobs.db"),
+        "REDIS_URL": None,
+        "MAIL_BACKEND": "file",
+        "MAIL_FOLDER": str(tmp_path / "mail"),
+    }
+    old = {k: app.config.get(k) for k in settings}
+    app.config.update(settings)
+    recipients = ["one@example.org", "two@example.org", "three@example.org"]
+    try:
+        jobs.init_app(app)
+        jobs.huey.flush()
+        with app.test_request_context("/"):
+            send_email_to_each(
+                recipients,
+                "To each",
+                "password_changed",
+                reason="test",
+                user=_FakeUser(),
+                link="http://x/",
+            )
+            db.session.commit()
+        assert jobs.huey.pending_count() == 1  # one job, whatever the number of recipients
+        jobs.huey.execute(jobs.huey.dequeue())
+        assert jobs.huey.pending_count() == 3
+        while jobs.huey.pending_count():
+            jobs.huey.execute(jobs.huey.dequeue())
+        messages = [
+            email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            for f in (tmp_path / "mail").glob("*.eml")
+        ]
+        assert sorted(m["To"] for m in messages) == sorted(recipients)
+        assert len({m["Message-ID"] for m in messages}) == 3
+        assert all(m["Subject"] == "To each" for m in messages)
+    finally:
+        jobs.huey.flush()
         app.config.update(old)
         jobs.init_app(app)
 

@@ -135,12 +135,17 @@ def test_on_call_clinicians_are_told_by_email_and_in_the_app(
 ) -> None:
     a = on_call(make_user("clinician", timezone="America/Los_Angeles"))
     b = on_call(make_user("clinician"))
+    c = on_call(make_user("clinician"))  # b's zone: one message rendered for both
     off = make_user("clinician")
     admin = make_user("admin")
     login(make_certified())
     assert client.post("/support/new", data=FORM).status_code == 302
     request = db.session.scalars(select(SupportRequest)).one()
-    assert sorted(m.to for m in mail) == sorted([a.email, b.email])
+    assert sorted(m.to for m in mail) == sorted([a.email, b.email, c.email])
+    # Each their own copy: one address per message, a Message-ID of its own.
+    assert len({m.message_id for m in mail}) == 3
+    to_b, to_c = (next(m for m in mail if m.to == u.email) for u in (b, c))
+    assert (to_b.subject, to_b.text) == (to_c.subject, to_c.text)
     to_a = next(m for m in mail if m.to == a.email)
     due = request.due_at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
     assert f"{due:%-I:%M %p} {due.tzname()}" in to_a.subject  # the recipient's own clock
@@ -150,12 +155,12 @@ def test_on_call_clinicians_are_told_by_email_and_in_the_app(
         assert "Urgent" in message.subject
         assert "Acute concern during a dosing session" in message.text
     alerts = db.session.scalars(select(SupportAlert)).all()
-    assert sorted(x.user_id for x in alerts) == sorted([a.id, b.id])
+    assert sorted(x.user_id for x in alerts) == sorted([a.id, b.id, c.id])
     assert {x.kind for x in alerts} == {AlertKind.NEW_REQUEST}
     assert off.id not in {x.user_id for x in alerts} and admin.id not in {x.user_id for x in alerts}
     ledger = db.session.scalars(select(SupportNotification)).one()
     assert (ledger.step, ledger.sequence, ledger.fallback) == (Step.FILED, 0, False)
-    assert ledger.recipient_count == 2
+    assert ledger.recipient_count == 3
 
 
 def test_nobody_on_call_tells_every_clinician_and_admin(
