@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.get("SORT", "cumulative")
         ).print_stats(args.top)
         print(out.getvalue())
-        print(f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)")
+        print(
+            f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)"
+        )
     print(f"statuses {dict(statuses)}; SQL statements per request: {len(statements) / n:.1f}")
     with app.app_context():
         prepare.close_bench_requests()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, render_template

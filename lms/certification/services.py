@@ -8,12 +8,22 @@ access at once, whether or not any daily job has run.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import ColumnElement, and_, exists, false, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    select,
+    true,
+)
 
 from lms import audit
 from lms.accounts.models import Role, User
@@ -231,7 +241,7 @@ def is_certified(user: User, now: datetime | None = None) -> bool:
     return user.role == Role.THERAPIST and certification_status(user, now).certified
 
 
-def _training_clause(now: datetime, inline_courses: bool) -> ColumnElement[bool]:
+def _training_clause(now: Any, inline_courses: bool) -> ColumnElement[bool]:
     """Every published required course has a valid certificate, and there is at least one
     such course (fail closed, as in :func:`_training`)."""
 
@@ -257,27 +267,15 @@ def _training_clause(now: datetime, inline_courses: bool) -> ColumnElement[bool]
     return and_(*(valid(course_id) for course_id in required)) if required else false()
 
 
-def requirement_clauses(
-    now: datetime | None = None, *, inline_courses: bool = False
+def _clauses(
+    now: Any, day: Any, agreement_version: int | None, inline_courses: bool
 ) -> dict[str, ColumnElement[bool]]:
-    """The same five requirements as SQL conditions on ``User``, for lists and counts.
-
-    :func:`certification_status` decides for one therapist; this answers "which therapists"
-    in one query (the admin directory and the onboarding funnel). Both read the same rules
-    and a test holds them equal on every combination of met and missing requirements.
-    ``inline_courses`` reads the required courses inside the conditions instead of
-    beforehand (for one therapist: :func:`is_certified_now`).
-    """
-    now = now or utcnow()
-    day = now.astimezone(UTC).date()
-    training = _training_clause(now, inline_courses)
-    current = agreements.current()
     agreement: ColumnElement[bool] = (
         exists().where(
             AgreementAcceptance.user_id == User.id,
-            AgreementAcceptance.version == current.version,
+            AgreementAcceptance.version == agreement_version,
         )
-        if current is not None
+        if agreement_version is not None
         else false()
     )
 
@@ -290,16 +288,48 @@ def requirement_clauses(
 
     return {
         "account": and_(User.is_active == true(), User.email_verified_at.is_not(None)),
-        "training": training,
+        "training": _training_clause(now, inline_courses),
         "license": record(License),
         "insurance": record(InsurancePolicy),
         "agreement": agreement,
     }
 
 
+def requirement_clauses(
+    now: datetime | None = None, *, inline_courses: bool = False
+) -> dict[str, ColumnElement[bool]]:
+    """The same five requirements as SQL conditions on ``User``, for lists and counts.
+
+    :func:`certification_status` decides for one therapist; this answers "which therapists"
+    in one query (the admin directory and the onboarding funnel). Both read the same rules
+    and a test holds them equal on every combination of met and missing requirements.
+    ``inline_courses`` reads the required courses inside the conditions instead of
+    beforehand (for one therapist: :func:`is_certified_now`).
+    """
+    now = now or utcnow()
+    current = agreements.current()
+    return _clauses(
+        now, now.astimezone(UTC).date(), current.version if current else None, inline_courses
+    )
+
+
 def certified_clause(now: datetime | None = None) -> ColumnElement[bool]:
     """SQL: the user is a therapist who is certified at ``now``."""
     return and_(User.role == Role.THERAPIST, *requirement_clauses(now).values())
+
+
+@functools.lru_cache(maxsize=16)
+def _certified_check(agreement_version: int | None) -> Select[Any]:
+    """The one-statement check, built once per agreement version: building the expression
+    costs about a millisecond, more than running it. Times and the user are parameters."""
+    clauses = _clauses(
+        # Bound with the columns' own types, so each database compares them as it stores them.
+        bindparam("now", type_=Certificate.__table__.c.expires_at.type),
+        bindparam("day", type_=License.__table__.c.expires_on.type),
+        agreement_version,
+        inline_courses=True,
+    )
+    return select(and_(*clauses.values())).where(User.id == bindparam("user_id"))
 
 
 def is_certified_now(user: User, now: datetime | None = None) -> bool:
@@ -310,8 +340,11 @@ def is_certified_now(user: User, now: datetime | None = None) -> bool:
     """
     if user.role != Role.THERAPIST:
         return False
-    clauses = requirement_clauses(now, inline_courses=True)
-    return bool(db.session.scalar(select(and_(*clauses.values())).where(User.id == user.id)))
+    now = now or utcnow()
+    current = agreements.current()
+    statement = _certified_check(current.version if current else None)
+    params = {"now": now, "day": now.astimezone(UTC).date(), "user_id": user.id}
+    return bool(db.session.scalar(statement, params))
 
 
 def user_certificates(user: User) -> list[Certificate]:

@@ -21,7 +21,13 @@ from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
 from lms.licensure.services import today
-from lms.training.models import Course, CourseVersion, Enrollment, EnrollmentSource, EnrollmentStatus
+from lms.training.models import (
+    Course,
+    CourseVersion,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+)
 from tests.certification.conftest import give_certificate, give_insurance, give_license
 
 KEYS = certification.KEYS
