@@ -129,13 +129,11 @@ def lesson(slug: str, module_slug: str) -> Any:
         flash("Finish the earlier modules first; modules open in order.", "info")
         return redirect(url_for("training.course", slug=slug))
     services.touch_module(enrollment, state.module)
-    db.session.commit()
-    attempt = quiz.open_attempt(enrollment.user_id, state.module) if state.module.has_quiz else None
-    eligibility = quiz.eligibility(enrollment, state) if state.module.has_quiz else None
-    db.session.commit()  # an attempt past its time limit may just have been scored
-    attempts = (
-        quiz._finished_attempts(enrollment.user_id, state.module) if state.module.has_quiz else []
-    )
+    attempt, attempts, eligibility = None, [], None
+    if state.module.has_quiz:
+        attempt, attempts = quiz.module_attempts(enrollment.user_id, state.module)
+        eligibility = quiz.eligibility(enrollment, state, finished=attempts)
+    db.session.commit()  # where the learner is, and an attempt past its time limit, scored
     following = (
         progress.modules[state.position + 1] if state.position + 1 < len(progress.modules) else None
     )
