@@ -110,7 +110,7 @@ def _account(user: User) -> Requirement:
     return Requirement("account", label, True, f"{user.email} confirmed.")
 
 
-def _training(user: User, now: datetime) -> Requirement:
+def _training(user: User, now: datetime, certificates: list[Certificate] | None) -> Requirement:
     label = "Required training completed, with a valid certificate"
     required = list(
         db.session.scalars(
@@ -122,15 +122,19 @@ def _training(user: User, now: datetime) -> Requirement:
     if not required:
         # Fail closed: with no required course published, nobody can be trained yet.
         return Requirement("training", label, False, "The required training is not published yet.")
-    valid = {
-        c.course_id
-        for c in db.session.scalars(
-            select(Certificate).where(
-                Certificate.user_id == user.id,
-                Certificate.course_id.in_([c.id for c in required]),
+    required_ids = {c.id for c in required}
+    if certificates is None:
+        certificates = list(
+            db.session.scalars(
+                select(Certificate).where(
+                    Certificate.user_id == user.id, Certificate.course_id.in_(required_ids)
+                )
             )
         )
-        if c.status(now) == "valid"
+    valid = {
+        c.course_id
+        for c in certificates
+        if c.user_id == user.id and c.course_id in required_ids and c.status(now) == "valid"
     }
     todo = [c for c in required if c.id not in valid]
     if not todo:
@@ -211,8 +215,13 @@ def _agreement(user: User, current: Agreement | None) -> Requirement:
     )
 
 
-def certification_status(user: User, now: datetime | None = None) -> CertificationStatus:
+def certification_status(
+    user: User, now: datetime | None = None, certificates: list[Certificate] | None = None
+) -> CertificationStatus:
     """Every requirement, met or not, in checklist order, with the next step for each.
+
+    ``certificates``: the user's certificates, when the caller has read them already
+    (:func:`user_certificates`); otherwise they are read here.
 
     Dates (license and insurance expiry) are compared in UTC: a record expiring on D
     stops counting at 00:00 UTC on D, as in :func:`lms.licensure.services.today`.
@@ -222,7 +231,7 @@ def certification_status(user: User, now: datetime | None = None) -> Certificati
     return CertificationStatus(
         [
             _account(user),
-            _training(user, now),
+            _training(user, now, certificates),
             _record(user, License, "license", "A verified license that has not expired", day),
             _record(
                 user,

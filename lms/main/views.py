@@ -42,8 +42,8 @@ def dashboard() -> Any:
             [e for e in training.user_enrollments(user) if e.is_open]
         )
         licensure_overview = licensure.overview(user)
-        status = certification.certification_status(user, now)
         certificates = certification.user_certificates(user)
+        status = certification.certification_status(user, now, certificates)
     elif user.role.value == "admin":
         return redirect(url_for("admin.index"))  # the operations dashboard is the admins' home
     return render_template(

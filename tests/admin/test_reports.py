@@ -77,6 +77,10 @@ def test_sql_requirements_agree_with_the_certification_rule(
     )
     assert certified_sql == {u.id for u in users if not expected[u.id]}
     assert len(certified_sql) == 1  # only the "none skipped" therapist
+    # The dashboard hands the certificates it has read to the rule: the same answers.
+    for u in users:
+        given = certification.certification_status(u, now, certification.user_certificates(u))
+        assert tuple(r.key for r in given.missing) == expected[u.id]
     # The guard's one-statement check (required courses read inside the statement).
     assert {u.id for u in users if certification.is_certified_now(u, now)} == certified_sql
 

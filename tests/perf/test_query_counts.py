@@ -41,7 +41,7 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 17,
+    "dashboard": 16,
     "lesson": 11,
     "answer_save": 3,
     "quiz_submit": 16,
