@@ -37,6 +37,8 @@ from lms.scale import SCALE_DOMAIN, Writer, iter_scale_users
 
 USER_AGENT = "lms-bench/1"
 BENCH_SUBJECT = "[bench] "
+# Every request the benchmark files has a submission token starting with this.
+BENCH_FILING_PREFIX = "bench-"
 
 
 @dataclass
@@ -560,7 +562,7 @@ def build(app: Flask, users: int, run_id: str, pool: int, snapshot: Snapshot) ->
         login = t_logins[i % len(t_logins)]
         headers, body = _form(
             login,
-            submission_token=f"bench-{run_id}-{i}-{secrets.token_hex(6)}",
+            submission_token=f"{BENCH_FILING_PREFIX}{run_id}-{i}-{secrets.token_hex(6)}",
             urgency=("routine", "high", "urgent")[i % 3],
             category="medication",
             subject=f"{BENCH_SUBJECT}Question about a patient's medication {i}",
@@ -635,13 +637,17 @@ def webhook_scenario(secret: str, pool: int, run_id: str) -> Scenario:
 
 def close_bench_requests() -> int:
     """Bench-filed support requests leave the queue (closed) so later runs see the seeded
-    queue, not thousands of benchmark requests."""
+    queue, not thousands of benchmark requests.
+
+    They are found by their submission token (``bench-…``): the subject is encrypted at
+    rest, so it cannot be matched in SQL.
+    """
     from lms.support.models import SupportRequest
 
     result = db.session.execute(
         update(SupportRequest)
         .where(
-            SupportRequest.subject.like(f"{BENCH_SUBJECT}%"),
+            SupportRequest.submission_token.like(f"{BENCH_FILING_PREFIX}%"),
             SupportRequest.status != "closed",
         )
         .values(status="closed", closed_at=datetime.now(UTC))

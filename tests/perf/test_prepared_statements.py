@@ -1,0 +1,47 @@
+"""No server-side prepared statements on PostgreSQL.
+
+psycopg prepares a query on the server after its fifth run; PostgreSQL then soon switches to
+one generic plan for any parameters, which cannot use a partial index whose condition is a
+parameter in the query (the support queue's active-requests index: 39 ms instead of 1.6 ms
+at the seeded scale, docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from lms import create_app
+from lms import db as lms_db
+from lms.extensions import db
+from lms.support.models import ACTIVE_STATUSES, SupportRequest
+from tests.conftest import make_config
+
+
+def test_the_engine_turns_preparing_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: dict[str, Any] = {}
+    real = lms_db.create_engine
+
+    def capture(url: str, **options: Any) -> Any:
+        made.update(options)
+        return real(url, **options)  # creating an engine does not connect
+
+    monkeypatch.setattr(lms_db, "create_engine", capture)
+    url = "postgresql+psycopg://lms@db.internal/lms"
+    create_app(make_config(DATABASE_URL=url, INSTANCE_PATH=str(tmp_path)))
+    assert made["connect_args"]["prepare_threshold"] is None
+    assert made["connect_args"]["options"] == "-c jit=off"  # the JIT option is kept beside it
+
+
+def test_a_query_run_many_times_is_never_prepared(db_session: Any) -> None:
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (the suite's PostgreSQL run checks it)")
+    queue_count = select(SupportRequest.id).where(SupportRequest.status.in_(ACTIVE_STATUSES))
+    for _ in range(12):  # psycopg's default would prepare it after the fifth
+        connection.execute(queue_count).all()
+    prepared = connection.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+    assert prepared == 0
