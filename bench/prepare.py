@@ -636,21 +636,28 @@ def webhook_scenario(secret: str, pool: int, run_id: str) -> Scenario:
 
 
 def close_bench_requests() -> int:
-    """Bench-filed support requests leave the queue (closed) so later runs see the seeded
-    queue, not thousands of benchmark requests.
+    """Bench-filed support requests leave the queue (closed), and the alerts they raised
+    are marked read, so later runs see the seeded queue and the seeded alert badges, not
+    thousands of benchmark requests (each filing alerts every on-call clinician).
 
     They are found by their submission token (``bench-…``): the subject is encrypted at
     rest, so it cannot be matched in SQL.
     """
-    from lms.support.models import SupportRequest
+    from lms.support.models import SupportAlert, SupportRequest
 
+    now = datetime.now(UTC)
+    filed = select(SupportRequest.id).where(
+        SupportRequest.submission_token.like(f"{BENCH_FILING_PREFIX}%")
+    )
+    db.session.execute(
+        update(SupportAlert)
+        .where(SupportAlert.request_id.in_(filed), SupportAlert.read_at.is_(None))
+        .values(read_at=now)
+    )
     result = db.session.execute(
         update(SupportRequest)
-        .where(
-            SupportRequest.submission_token.like(f"{BENCH_FILING_PREFIX}%"),
-            SupportRequest.status != "closed",
-        )
-        .values(status="closed", closed_at=datetime.now(UTC))
+        .where(SupportRequest.id.in_(filed), SupportRequest.status != "closed")
+        .values(status="closed", closed_at=now)
     )
     db.session.commit()
     return int(result.rowcount or 0)
