@@ -363,12 +363,12 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
 
 def support_overdue(now: datetime) -> ActionList:
     """Support requests past their first-response target with no reply, most overdue first."""
-    from lms.support.models import ACTIVE_STATUSES, SupportRequest
+    from lms.support.models import SupportRequest
 
     return _action_list(
         select(SupportRequest)
         .where(
-            SupportRequest.status.in_(ACTIVE_STATUSES),
+            SupportRequest.active_condition(),
             SupportRequest.first_response_at.is_(None),
             SupportRequest.due_at <= now,
         )

@@ -164,7 +164,7 @@ def build(start: date | None, end: date | None, now: datetime) -> Report:
     live = db.session.execute(
         select(
             SupportRequest.status, SupportRequest.first_response_at, SupportRequest.due_at
-        ).where(SupportRequest.status.in_(ACTIVE_STATUSES))
+        ).where(SupportRequest.active_condition())
     ).all()
     report = Report(
         start=start,

@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     text,
 )
@@ -251,6 +253,18 @@ class SupportRequest(Base):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @classmethod
+    def active_condition(cls) -> ColumnElement[bool]:
+        """SQL: the request is active (open, claimed or waiting for the therapist).
+
+        The statuses are written into the statement as values, not sent as parameters, so
+        that its plan can use ``ix_support_requests_active_due_at`` even when the database
+        plans it once for every run (a prepared statement's generic plan). Sent as
+        parameters, the queue's count took 39 ms instead of 1.6 ms at the seeded scale.
+        """
+        values = bindparam("active_statuses", list(ACTIVE_STATUSES), expanding=True, unique=True)
+        return cls.status.in_(values.render_literal_execute())
 
     @property
     def response_minutes(self) -> float | None:

@@ -23,7 +23,6 @@ from lms.extensions import db
 from lms.referrals.models import Referral
 from lms.support import notifications
 from lms.support.models import (
-    ACTIVE_STATUSES,
     FINISHED_STATUSES,
     AlertKind,
     Category,
@@ -596,7 +595,7 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     if f.status:
         stmt = stmt.where(SupportRequest.status == Status(f.status))
     else:
-        stmt = stmt.where(SupportRequest.status.in_(ACTIVE_STATUSES))
+        stmt = stmt.where(SupportRequest.active_condition())
     if f.urgency:
         stmt = stmt.where(SupportRequest.urgency == Urgency(f.urgency))
     if f.mine:
@@ -609,7 +608,7 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
         stmt = stmt.where(
             SupportRequest.first_response_at.is_(None),
             SupportRequest.due_at <= now,
-            SupportRequest.status.in_(ACTIVE_STATUSES),
+            SupportRequest.active_condition(),
         )
     text = f.q.strip()
     if text:
@@ -638,7 +637,7 @@ def queue_counts(now: datetime) -> dict[str, int]:
                 SupportRequest.first_response_at.is_(None), SupportRequest.due_at <= now
             ),
             func.count(),
-        ).where(SupportRequest.status.in_(ACTIVE_STATUSES))
+        ).where(SupportRequest.active_condition())
     ).one()
     return {"unclaimed": rows[0] or 0, "overdue": rows[1] or 0, "active": rows[2] or 0}
 

@@ -45,3 +45,38 @@ def test_a_query_run_many_times_is_never_prepared(db_session: Any) -> None:
         connection.execute(queue_count).all()
     prepared = connection.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
     assert prepared == 0
+
+
+def _generic_plan(connection: Any, name: str, sql: str, *args: str) -> str:
+    """The plan PostgreSQL makes once for any parameters (as for a prepared statement)."""
+    connection.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    connection.execute(text("SET LOCAL enable_seqscan = off"))
+    connection.exec_driver_sql(f"PREPARE {name} AS {sql}")
+    try:
+        arguments = f"({', '.join(repr(a) for a in args)})" if args else ""
+        rows = connection.exec_driver_sql(f"EXPLAIN EXECUTE {name}{arguments}").all()
+    finally:
+        connection.exec_driver_sql(f"DEALLOCATE {name}")
+    return "\n".join(r[0] for r in rows)
+
+
+def test_the_active_queue_uses_its_index_even_in_a_generic_plan(db_session: Any) -> None:
+    """The statuses are written into the SQL, so even a plan made for any parameters can use
+    the partial index; sent as parameters, it cannot (the contrast shows the test can fail)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (the suite's PostgreSQL run checks it)")
+    active = (
+        select(SupportRequest.id)
+        .where(SupportRequest.active_condition())
+        .order_by(SupportRequest.due_at, SupportRequest.id)
+    )
+    sql = str(active.compile(connection, compile_kwargs={"render_postcompile": True}))
+    assert "'open'" in sql  # values, not placeholders
+    assert "ix_support_requests_active_due_at" in _generic_plan(connection, "lms_active", sql)
+    as_parameters = (
+        "SELECT id FROM support_requests WHERE status IN ($1, $2, $3) ORDER BY due_at, id"
+    )
+    statuses = [s.value for s in ACTIVE_STATUSES]
+    plan = _generic_plan(connection, "lms_active_params", as_parameters, *statuses)
+    assert "ix_support_requests_active_due_at" not in plan
