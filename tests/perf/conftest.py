@@ -238,3 +238,20 @@ def add_audit_rows(actor: User, n: int) -> None:
         for i in range(n)
     )
     db.session.commit()
+
+
+@pytest.fixture
+def engine_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The keyword arguments the next app's ``create_engine`` receives (it is still called:
+    creating an engine does not connect)."""
+    from lms import db as lms_db
+
+    made: dict[str, Any] = {}
+    real = lms_db.create_engine
+
+    def capture(url: str, **options: Any) -> Any:
+        made.update(options)
+        return real(url, **options)
+
+    monkeypatch.setattr(lms_db, "create_engine", capture)
+    return made

@@ -16,7 +16,6 @@ from flask import Flask
 from sqlalchemy import text
 
 from lms import create_app
-from lms import db as lms_db
 from lms.config import load_config
 from lms.db import postgresql_jit_off
 from lms.extensions import db
@@ -47,18 +46,10 @@ def test_the_connection_options_keep_what_the_url_sets() -> None:
 
 @pytest.mark.parametrize(("setting", "expected"), [(False, "-c jit=off"), (True, None)])
 def test_the_engine_gets_the_option_only_when_jit_is_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: bool, expected: str | None
+    tmp_path: Path, engine_options: dict[str, Any], setting: bool, expected: str | None
 ) -> None:
-    made: dict[str, Any] = {}
-    real = lms_db.create_engine
-
-    def capture(url: str, **options: Any) -> Any:
-        made.update(options)
-        return real(url, **options)  # creating an engine does not connect
-
-    monkeypatch.setattr(lms_db, "create_engine", capture)
     create_app(make_config(DATABASE_URL=PG, DATABASE_JIT=setting, INSTANCE_PATH=str(tmp_path)))
-    assert made.get("connect_args", {}).get("options") == expected
+    assert engine_options.get("connect_args", {}).get("options") == expected
 
 
 @pytest.fixture
