@@ -21,14 +21,13 @@ from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
 from lms.licensure.services import today
-from lms.training.models import (
-    Course,
-    CourseVersion,
-    Enrollment,
-    EnrollmentSource,
-    EnrollmentStatus,
+from lms.training.models import Enrollment, EnrollmentSource, EnrollmentStatus
+from tests.certification.conftest import (
+    add_required_course,
+    give_certificate,
+    give_insurance,
+    give_license,
 )
-from tests.certification.conftest import give_certificate, give_insurance, give_license
 
 KEYS = certification.KEYS
 
@@ -92,14 +91,7 @@ def test_one_statement_check_needs_every_required_course(
     published, nobody is certified (fail closed), in the one-statement check as in the rule."""
     partner = make_certified()
     other_partner = make_certified()
-    second = Course(slug="second-required", title="Second Course", required_for_certification=True)
-    db.session.add(second)
-    db.session.flush()
-    version = CourseVersion(course_id=second.id, number=1, label="1", content_hash="s" * 64)
-    db.session.add(version)
-    db.session.flush()
-    second.current_version_id = version.id
-    db.session.commit()
+    second = add_required_course("second-required", "Second Course")
     give_certificate(other_partner, second)
     now = utcnow()
     assert not certification.is_certified_now(partner, now)

@@ -52,11 +52,9 @@ def publish_version(root: Path, version: int, effective: str = "2027-01-01") -> 
     )
 
 
-@pytest.fixture
-def required_course(db_session: Any) -> Course:
-    course = Course(
-        slug="kap-required", title="KAP Required Course", required_for_certification=True
-    )
+def add_required_course(slug: str, title: str) -> Course:
+    """A published course required for certification (one version, no modules)."""
+    course = Course(slug=slug, title=title, required_for_certification=True)
     db.session.add(course)
     db.session.flush()
     version = CourseVersion(course_id=course.id, number=1, label="1", content_hash="h" * 64)
@@ -65,6 +63,11 @@ def required_course(db_session: Any) -> Course:
     course.current_version_id = version.id
     db.session.commit()
     return course
+
+
+@pytest.fixture
+def required_course(db_session: Any) -> Course:
+    return add_required_course("kap-required", "KAP Required Course")
 
 
 def give_certificate(user: User, course: Course, **overrides: Any) -> Certificate:
