@@ -6,6 +6,8 @@ import email
 import email.policy
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -140,20 +142,10 @@ def test_queued_job_is_stored_and_run_by_a_worker(
     """Enqueue into real storage (SQLite file or Redis), then run it as the worker does."""
     from huey.storage import RedisStorage, SqliteStorage
 
-    settings = {
-        "HUEY_IMMEDIATE": False,
-        "HUEY_SQLITE_PATH": str(tmp_path / "jobs.db"),
-        "REDIS_URL": "redis://127.0.0.1:6379/15" if backend == "redis" else None,
-        "MAIL_BACKEND": "file",
-        "MAIL_FOLDER": str(tmp_path / "mail"),
-    }
-    old = {k: app.config.get(k) for k in settings}
-    app.config.update(settings)
-    try:
-        jobs.init_app(app)
+    redis = "redis://127.0.0.1:6379/15" if backend == "redis" else None
+    with _real_queue(app, tmp_path, redis):
         expected = RedisStorage if backend == "redis" else SqliteStorage
         assert isinstance(jobs.huey.storage, expected)
-        jobs.huey.flush()
         deliver_email(_payload(subject=f"Queued via {backend}"))
         assert not list((tmp_path / "mail").glob("*.eml"))  # not run yet: it waits in storage
         assert jobs.huey.pending_count() == 1
@@ -161,8 +153,27 @@ def test_queued_job_is_stored_and_run_by_a_worker(
         jobs.huey.execute(task)
         files = list((tmp_path / "mail").glob("*.eml"))
         assert len(files) == 1 and f"Queued via {backend}" in files[0].read_text()
+
+
+@contextmanager
+def _real_queue(app, tmp_path: Path, redis_url: str | None = None) -> Iterator[None]:
+    """Jobs go to real storage (a SQLite file, or Redis) and wait for a worker; mail is
+    written as files under ``tmp_path / "mail"``. The queue starts and ends empty."""
+    settings = {
+        "HUEY_IMMEDIATE": False,
+        "HUEY_SQLITE_PATH": str(tmp_path / "jobs.db"),
+        "REDIS_URL": redis_url,
+        "MAIL_BACKEND": "file",
+        "MAIL_FOLDER": str(tmp_path / "mail"),
+    }
+    old = {k: app.config.get(k) for k in settings}
+    app.config.update(settings)
+    try:
+        jobs.init_app(app)
         jobs.huey.flush()
+        yield
     finally:
+        jobs.huey.flush()
         app.config.update(old)
         jobs.init_app(app)
 
@@ -172,19 +183,8 @@ def test_one_message_to_many_is_one_job_then_one_delivery_each(
 ) -> None:
     """send_email_to_each queues one job; the worker turns it into a delivery job per
     recipient, each its own message (one address, its own Message-ID)."""
-    settings = {
-        "HUEY_IMMEDIATE": False,
-        "HUEY_SQLITE_PATH": str(tmp_path / "jobs.db"),
-        "REDIS_URL": None,
-        "MAIL_BACKEND": "file",
-        "MAIL_FOLDER": str(tmp_path / "mail"),
-    }
-    old = {k: app.config.get(k) for k in settings}
-    app.config.update(settings)
     recipients = ["one@example.org", "two@example.org", "three@example.org"]
-    try:
-        jobs.init_app(app)
-        jobs.huey.flush()
+    with _real_queue(app, tmp_path):
         with app.test_request_context("/"):
             send_email_to_each(
                 recipients,
@@ -207,10 +207,6 @@ def test_one_message_to_many_is_one_job_then_one_delivery_each(
         assert sorted(m["To"] for m in messages) == sorted(recipients)
         assert len({m["Message-ID"] for m in messages}) == 3
         assert all(m["Subject"] == "To each" for m in messages)
-    finally:
-        jobs.huey.flush()
-        app.config.update(old)
-        jobs.init_app(app)
 
 
 def test_after_commit_actions_run_once(app, db_session) -> None:
