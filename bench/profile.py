@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no profiler: the real time per request, and how much of it the SQL took",
     )
+    parser.add_argument(
+        "--path",
+        default=None,
+        help="GET this path instead, as the scenario's users (a small page: the fixed cost)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench import prepare, run
@@ -84,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return response.status_code
 
     requests = [scenario.requests[i % len(scenario.requests)] for i in range(args.requests + 1)]
+    if args.path:
+        requests = [
+            prepare.Request("GET", args.path, {"Cookie": r.headers["Cookie"]}) for r in requests
+        ]
     send(requests[0])  # warm-up: templates compiled, caches filled
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "after_cursor_execute", finished)
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(
             os.environ.get("SORT", "cumulative")
-        ).print_stats(args.top)
+        ).print_stats(os.environ.get("FILTER", ""), args.top)
         print(out.getvalue())
         print(
             f"{scenario.name}: {n} requests, {elapsed / n * 1000:.1f} ms each (under the profiler)"

@@ -258,6 +258,7 @@ def paginate(
     page: int,
     per_page: int,
     count_limit: int | None = None,
+    total: int | None = None,
 ) -> Page:
     """Run ``stmt`` for one page, with a count of its rows up to a limit.
 
@@ -265,20 +266,27 @@ def paginate(
     subquery, which the database stops reading once it has them): enough to know that the
     requested page exists and whether another follows, so paging forward keeps working
     however deep. When there were more rows than that, ``total`` is an :class:`AtLeast`.
-    ``count_limit`` defaults to :data:`COUNT_LIMIT` (read at call time).
+    ``count_limit`` defaults to :data:`COUNT_LIMIT` (read at call time). A caller that has
+    just counted the same rows passes ``total`` and nothing is counted again.
     """
     page = max(1, page)
     limit = COUNT_LIMIT if count_limit is None else count_limit
     window = max(limit, page * per_page) + 1
-    if window > _MAX_COUNT_WINDOW:
-        total = session.scalar(count_statement(stmt)) or 0
-    else:
-        total = session.scalar(count_statement(stmt, window)) or 0
-        if total == window:
-            total = AtLeast(window)
+    if total is None:
+        if window > _MAX_COUNT_WINDOW:
+            total = session.scalar(count_statement(stmt)) or 0
+        else:
+            total = session.scalar(count_statement(stmt, window)) or 0
+            if total == window:
+                total = AtLeast(window)
     last = max(1, math.ceil(total / per_page))
     page = min(page, last)
-    items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    shown = stmt.limit(per_page).offset((page - 1) * per_page)
+    # One entity (or column) per row gives the objects; several columns give the rows.
+    if len(stmt.column_descriptions) == 1:
+        items: Sequence[Any] = session.scalars(shown).all()
+    else:
+        items = session.execute(shown).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -326,3 +334,18 @@ def string_enum(cls: type[enum.Enum], name: str, length: int = 24) -> Enum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
+
+
+def include_for_dialect(dialect_name: str) -> Callable[..., bool]:
+    """An Alembic ``include_object`` that leaves out what the models create on other
+    databases only (``Index(...).ddl_if(dialect="postgresql")``), so comparing the models
+    with a SQLite database does not expect PostgreSQL's trigram indexes there."""
+
+    def include_object(obj: Any, _name: str | None, _type: str, *_args: Any) -> bool:
+        only = getattr(obj, "_ddl_if", None)  # SQLAlchemy's record of ddl_if()
+        if only is None or only.dialect is None:
+            return True
+        wanted = (only.dialect,) if isinstance(only.dialect, str) else tuple(only.dialect)
+        return dialect_name in wanted
+
+    return include_object

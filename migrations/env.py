@@ -7,7 +7,9 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.engine import make_url
 
+from lms.db import include_for_dialect
 from lms.extensions import db
 
 config = context.config
@@ -18,9 +20,10 @@ logger = logging.getLogger("alembic.env")
 target_metadata = db.metadata
 
 
-def _options() -> dict:
+def _options(dialect_name: str) -> dict:
     return {
         "target_metadata": target_metadata,
+        "include_object": include_for_dialect(dialect_name),
         "render_as_batch": True,  # SQLite cannot ALTER most things; batch mode copies tables
         "compare_type": True,
         "compare_server_default": False,
@@ -28,7 +31,8 @@ def _options() -> dict:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=current_app.config["DATABASE_URL"], literal_binds=True, **_options())
+    url = make_url(current_app.config["DATABASE_URL"])
+    context.configure(url=url, literal_binds=True, **_options(url.get_backend_name()))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -36,12 +40,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:  # tests pass their own connection
-        context.configure(connection=connection, **_options())
+        context.configure(connection=connection, **_options(connection.dialect.name))
         with context.begin_transaction():
             context.run_migrations()
         return
     with db.engine.connect() as connection:
-        context.configure(connection=connection, **_options())
+        context.configure(connection=connection, **_options(connection.dialect.name))
         with context.begin_transaction():
             context.run_migrations()
 

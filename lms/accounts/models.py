@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, utcnow
@@ -74,6 +74,17 @@ class User(Base):
     __table_args__ = (
         # The admin therapist directory: role = therapist, newest first by default.
         Index("ix_users_role_created_at", "role", "created_at"),
+        # The admin searches ("contains", case-insensitive, on name and e-mail): trigram
+        # indexes on PostgreSQL, where a LIKE '%term%' can use them; SQLite has none.
+        *(
+            Index(
+                f"ix_users_{column}_trgm",
+                func.lower(column).label(f"{column}_lower"),
+                postgresql_using="gin",
+                postgresql_ops={f"{column}_lower": "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("full_name", "email")
+        ),
     )
 
     # Flask-Login protocol

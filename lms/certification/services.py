@@ -150,30 +150,33 @@ def _training(user: User, now: datetime, certificates: list[Certificate] | None)
     )
 
 
-def _record(user: User, model: Any, key: str, label: str, day: Any) -> Requirement:
-    valid = db.session.scalar(
-        select(
-            exists().where(
-                model.user_id == user.id,
-                model.status == RecordStatus.VERIFIED,
-                model.expires_on > day,
+def _record(
+    user: User, model: Any, key: str, label: str, day: Any, records: list[Any] | None = None
+) -> Requirement:
+    """``records``: every one of the user's records of this kind, when the caller has read
+    them (the dashboard, from the licensure overview); otherwise two EXISTS questions."""
+
+    def on_file(status: RecordStatus) -> bool:
+        if records is not None:
+            return any(
+                r.user_id == user.id and r.status == status and r.expires_on > day for r in records
+            )
+        return bool(
+            db.session.scalar(
+                select(
+                    exists().where(
+                        model.user_id == user.id, model.status == status, model.expires_on > day
+                    )
+                )
             )
         )
-    )
+
+    valid = on_file(RecordStatus.VERIFIED)
     add = "licensure.add_license" if model is License else "licensure.add_insurance"
     noun = "license" if model is License else "malpractice insurance policy"
     if valid:
         return Requirement(key, label, True, f"A verified, unexpired {noun} is on file.")
-    pending = db.session.scalar(
-        select(
-            exists().where(
-                model.user_id == user.id,
-                model.status == RecordStatus.PENDING,
-                model.expires_on > day,
-            )
-        )
-    )
-    if pending:
+    if on_file(RecordStatus.PENDING):
         return Requirement(
             key,
             label,
@@ -216,12 +219,17 @@ def _agreement(user: User, current: Agreement | None) -> Requirement:
 
 
 def certification_status(
-    user: User, now: datetime | None = None, certificates: list[Certificate] | None = None
+    user: User,
+    now: datetime | None = None,
+    certificates: list[Certificate] | None = None,
+    licenses: list[License] | None = None,
+    policies: list[InsurancePolicy] | None = None,
 ) -> CertificationStatus:
     """Every requirement, met or not, in checklist order, with the next step for each.
 
-    ``certificates``: the user's certificates, when the caller has read them already
-    (:func:`user_certificates`); otherwise they are read here.
+    ``certificates``, ``licenses``, ``policies``: all of the user's, when the caller has
+    read them already (:func:`user_certificates`, the licensure overview); otherwise the
+    rule asks the database.
 
     Dates (license and insurance expiry) are compared in UTC: a record expiring on D
     stops counting at 00:00 UTC on D, as in :func:`lms.licensure.services.today`.
@@ -232,13 +240,21 @@ def certification_status(
         [
             _account(user),
             _training(user, now, certificates),
-            _record(user, License, "license", "A verified license that has not expired", day),
+            _record(
+                user,
+                License,
+                "license",
+                "A verified license that has not expired",
+                day,
+                licenses,
+            ),
             _record(
                 user,
                 InsurancePolicy,
                 "insurance",
                 "Current malpractice insurance, verified",
                 day,
+                policies,
             ),
             _agreement(user, agreements.current()),
         ]

@@ -38,12 +38,18 @@ def dashboard() -> Any:
     certificates = []
     now = utcnow()
     if user.role.value == "therapist":
+        certificates = certification.user_certificates(user)
         learning = training.courses_progress(
-            [e for e in training.user_enrollments(user) if e.is_open]
+            [e for e in training.user_enrollments(user) if e.is_open], certificates
         )
         licensure_overview = licensure.overview(user)
-        certificates = certification.user_certificates(user)
-        status = certification.certification_status(user, now, certificates)
+        status = certification.certification_status(
+            user,
+            now,
+            certificates,
+            licenses=licensure_overview.licenses,
+            policies=licensure_overview.policies,
+        )
     elif user.role.value == "admin":
         return redirect(url_for("admin.index"))  # the operations dashboard is the admins' home
     return render_template(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -316,13 +317,26 @@ def unread_count(user_id: int) -> int:
     )
 
 
-def unread_alerts(user_id: int, limit: int = 20) -> list[SupportAlert]:
+def unread_alerts(user_id: int, limit: int = 20) -> list[Any]:
+    """The newest unread alerts (request id, kind, time): what the queue lists."""
     return list(
-        db.session.scalars(
-            select(SupportAlert)
+        db.session.execute(
+            select(SupportAlert.request_id, SupportAlert.kind, SupportAlert.created_at)
             .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
             .order_by(SupportAlert.created_at.desc(), SupportAlert.id.desc())
             .limit(limit)
+        )
+    )
+
+
+def on_call_roster() -> list[Any]:
+    """Who is on call now (id and name, by name): what the queue shows."""
+    return list(
+        db.session.execute(
+            select(User.id, User.full_name)
+            .join(OnCall, OnCall.user_id == User.id)
+            .where(OnCall.on_call.is_(True), User.role == Role.CLINICIAN, User.is_active.is_(True))
+            .order_by(User.full_name, User.id)
         )
     )
 

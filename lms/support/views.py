@@ -19,6 +19,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -57,6 +58,7 @@ bp = Blueprint("support", __name__)
 
 PER_PAGE = 25
 POLL_SECONDS = 10
+ALERTS_SHOWN = 20
 
 
 @bp.app_context_processor
@@ -70,6 +72,9 @@ def _unread_alerts_of_current_user() -> int:
     """The badge in the navigation: unread in-app alerts (lazy: only pages that ask)."""
     if not current_user.is_authenticated:
         return 0
+    known = g.get("support_unread_alerts")
+    if known is not None and known[0] == current_user.id:
+        return int(known[1])
     return notifications.unread_count(current_user.id)
 
 
@@ -275,22 +280,33 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
             urgency=form.urgency.data or "",
             q=form.q.data or "",
         )
+    counts = services.queue_counts(now)
     page = paginate(
         db.session,
         services.queue_query(user, f, now),
         request.args.get("page", 1, type=int),
         PER_PAGE,
+        # Unfiltered, the queue is the active requests, just counted.
+        total=counts["active"] if f == services.QueueFilter() else None,
     )
+    alerts = notifications.unread_alerts(user.id, limit=ALERTS_SHOWN)
+    if len(alerts) < ALERTS_SHOWN:
+        # Every unread alert is listed: the navigation's badge needs no count of its own.
+        g.support_unread_alerts = (user.id, len(alerts))
+    on_call = notifications.on_call_roster()
     context = {
         "form": form,
         "page": page,
         "now": now,
         "timings": {r.id: timing(r, now) for r in page.items},
-        "alerts": notifications.unread_alerts(user.id),
-        "on_call": notifications.on_call_clinicians(),
-        "is_on_call": services.is_on_call(user),
+        "names": services.names_of(
+            [r.therapist_id for r in page.items] + [r.claimed_by_id for r in page.items]
+        ),
+        "alerts": alerts,
+        "on_call": on_call,
+        "is_on_call": user.role == Role.CLINICIAN and any(u.id == user.id for u in on_call),
         "is_clinician": user.role == Role.CLINICIAN,
-        "counts": services.queue_counts(now),
+        "counts": counts,
         "action_form": ActionForm(formdata=None),
         "poll_seconds": POLL_SECONDS,
         "live_url": url_for("support.queue_live", **request.args.to_dict(flat=True)),

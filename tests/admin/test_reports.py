@@ -18,6 +18,7 @@ from lms.audit import AuditEvent
 from lms.certification import services as certification
 from lms.db import utcnow
 from lms.extensions import db
+from lms.licensure import services as licensure
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
 from lms.licensure.services import today
@@ -76,10 +77,21 @@ def test_sql_requirements_agree_with_the_certification_rule(
     )
     assert certified_sql == {u.id for u in users if not expected[u.id]}
     assert len(certified_sql) == 1  # only the "none skipped" therapist
-    # The dashboard hands the certificates it has read to the rule: the same answers.
+    # The dashboard hands the certificates and licensure records it has read to the rule:
+    # the same answers, word for word (a pending license reads differently from none).
     for u in users:
-        given = certification.certification_status(u, now, certification.user_certificates(u))
-        assert tuple(r.key for r in given.missing) == expected[u.id]
+        asked = certification.certification_status(u, now).requirements
+        records = licensure.overview(u)
+        given = certification.certification_status(
+            u,
+            now,
+            certification.user_certificates(u),
+            licenses=records.licenses,
+            policies=records.policies,
+        ).requirements
+        assert [(r.key, r.met, r.detail) for r in given] == [
+            (r.key, r.met, r.detail) for r in asked
+        ]
     # The guard's one-statement check (required courses read inside the statement).
     assert {u.id for u in users if certification.is_certified_now(u, now)} == certified_sql
 

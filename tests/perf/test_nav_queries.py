@@ -8,6 +8,7 @@ page and its includes), and the offers only for therapists (nobody else receives
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,32 @@ def test_match_offers_are_not_read_for_anyone_else(
     user = make_user(role) if role is not None else None
     assert _render(app, user, TWICE_OFFERS, count_queries) == "0|0"
     assert count_queries.count == 0, count_queries.statements
+
+
+@pytest.mark.parametrize("unread", [3, 19, 20, 27])
+def test_the_queue_badge_is_exact_with_or_without_its_own_count(
+    client: Any,
+    login: Callable[..., Any],
+    make_user: Callable[..., User],
+    count_queries: QueryCounter,
+    unread: int,
+) -> None:
+    """The queue lists the newest 20 unread alerts; with fewer, that list is the count and
+    the badge asks nothing more; with 20 or more the badge counts them all."""
+    clinician = make_user(Role.CLINICIAN)
+    for request in add_requests(make_user(Role.THERAPIST), unread):
+        db.session.add(
+            SupportAlert(user_id=clinician.id, request_id=request.id, kind=AlertKind.NEW_REQUEST)
+        )
+    db.session.commit()
+    login(clinician)
+    with count_queries:
+        html = client.get("/clinical/support").get_data(as_text=True)
+    badge = re.search(
+        r'<span class="badge">(\d+)<span class="visually-hidden"> unread alerts', html
+    )
+    assert badge is not None and int(badge.group(1)) == unread
+    listed = html.count("New request: request #")
+    assert listed == min(unread, 20)
+    counted = [s for s in count_queries.statements if "count(*)" in s and "support_alerts" in s]
+    assert len(counted) == (1 if unread >= 20 else 0), counted

@@ -41,13 +41,13 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 16,
+    "dashboard": 13,
     "lesson": 11,
     "answer_save": 3,
     "quiz_submit": 16,
     "verify": 1,
-    "queue": 11,
-    "queue_live": 9,
+    "queue": 7,
+    "queue_live": 6,
     "support_index": 6,
     "support_detail": 7,
     "support_new_form": 4,
