@@ -6,10 +6,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, render_template, request
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from lms.accounts.forms import LogoutForm
 from lms.timezones import localdate, localtime
 from lms.training.text import gift_text
 
@@ -35,8 +35,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.filters["gift_text"] = gift_text
-    app.jinja_env.globals["logout_form"] = LogoutForm
+    app.jinja_env.globals["csrf_field"] = csrf_field
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
+
+
+def csrf_field() -> Markup:
+    """The CSRF token as a hidden input, as ``form.hidden_tag()`` writes it (less the id,
+    which would repeat on a page of several forms), for a form with nothing else to render:
+    the navigation's "Log out" on every page, without building a form object for it
+    (a quarter of a millisecond a page)."""
+    return Markup('<input name="csrf_token" type="hidden" value="{}">').format(generate_csrf())
 
 
 def _origin(url: str | None) -> str | None:

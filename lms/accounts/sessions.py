@@ -8,12 +8,15 @@ log-out, the idle timeout and the absolute lifetime end one at a time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from flask import current_app, g, request
-from sqlalchemy import select, update
+from flask import current_app, g, has_app_context, request
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 
 from lms.accounts.models import User, UserSession
@@ -24,6 +27,50 @@ from lms.extensions import db
 BACKGROUND_HEADER = "X-LMS-Background"
 # How often the "last seen" time is written (it is read to decide the idle timeout).
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+# Values other features need on (nearly) every logged-in page, read in the session's own
+# statement instead of one more query each: name -> a scalar subquery over ``users`` (the
+# navigation's unread-alert badge registers one). Registered when the feature is imported.
+_riders: dict[str, Callable[[], Any]] = {}
+
+
+def load_with_session(name: str, column: Callable[[], Any]) -> None:
+    """Read ``column()`` (a scalar subquery correlated to ``users``) with every session."""
+    _riders[name] = column
+    _load_statement.cache_clear()
+
+
+def loaded(name: str) -> Any | None:
+    """The value ``name`` read with this request's session (None: not read, or forgotten)."""
+    return g.get("session_riders", {}).get(name) if has_app_context() else None
+
+
+def forget(name: str) -> None:
+    """The request changed what ``name`` counts: whoever asks next reads it afresh."""
+    if has_app_context():
+        g.get("session_riders", {}).pop(name, None)
+
+
+@functools.cache
+def _load_statement() -> Select[Any]:
+    """The session by its key hash, its user and the riders: built once (building the
+    expression costs more than running it), the key hash a parameter."""
+    riders = [column().label(name) for name, column in _riders.items()]
+    # Of the session, only what decides whether it is still open (no ORM object to build).
+    return (
+        select(
+            UserSession.id,
+            UserSession.created_at,
+            UserSession.last_seen_at,
+            UserSession.ended_at,
+            UserSession.end_reason,
+            User,
+            *riders,
+        )
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key_hash == bindparam("key_hash"))
+    )
 
 
 def _hash(key: str) -> str:
@@ -60,7 +107,7 @@ def _split(cookie_value: str) -> tuple[str, str] | None:
     return (token, key) if sep and token and key else None
 
 
-def expiry_reason(row: UserSession, now: datetime) -> str | None:
+def expiry_reason(row: Any, now: datetime) -> str | None:
     """Why ``row`` is over at ``now`` (None while it is open)."""
     if row.ended_at is not None:
         return row.end_reason or "ended"
@@ -82,26 +129,25 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
         return None
     token, key = parts
     now = now or utcnow()
-    # The session and its user in one statement: this runs on every logged-in request.
-    found = db.session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.key_hash == _hash(key))
-    ).first()
+    # The session, its user and the riders in one statement: this runs on every logged-in
+    # request.
+    found = db.session.execute(_load_statement(), {"key_hash": _hash(key)}).first()
     if found is None:
         return None
-    row, user = found
+    row = found  # the session's columns by name (row.id, row.ended_at…), the user, the riders
+    user, riders = found[5], found[6:]
     if user.session_token != token or not user.is_active:
         return None
     reason = expiry_reason(row, now)
     if reason is not None:
         if row.ended_at is None:
-            row.ended_at, row.end_reason = now, reason
+            end(row.id, reason, now)
             db.session.commit()
         g.session_ended = reason
         return None
     g.user_session_id = row.id
     g.session_seen_at = row.last_seen_at
+    g.session_riders = dict(zip(_riders, riders, strict=True))
     if not request.headers.get(BACKGROUND_HEADER) and now - row.last_seen_at >= TOUCH_EVERY:
         try:
             db.session.execute(
@@ -120,13 +166,13 @@ def current_id() -> int | None:
     return getattr(g, "user_session_id", None)
 
 
-def end(session_id: int | None, reason: str = "logout") -> None:
+def end(session_id: int | None, reason: str = "logout", now: datetime | None = None) -> None:
     if session_id is None:
         return
     db.session.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
-        .values(ended_at=utcnow(), end_reason=reason)
+        .values(ended_at=now or utcnow(), end_reason=reason)
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
-from lms.db import matches_any
+from lms.db import count_statement, matches_any
 from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import InsurancePolicy, License, RecordStatus
@@ -121,14 +121,41 @@ class ActionList:
     total: int
 
 
-def _action_list(stmt: Select[Any], *load: Any, limit: int = 8) -> ActionList:
+class CountsTogether:
+    """The counts of several action lists, asked in one statement when :meth:`read` is
+    called (the dashboard's six boxes: one round trip for their counts, not six)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[ActionList, Select[Any]]] = []
+
+    def later(self, box: ActionList, stmt: Select[Any]) -> None:
+        self._waiting.append((box, stmt))
+
+    def read(self) -> None:
+        if not self._waiting:
+            return
+        totals = db.session.execute(
+            select(*(count_statement(stmt).scalar_subquery() for _box, stmt in self._waiting))
+        ).one()
+        for (box, _stmt), total in zip(self._waiting, totals, strict=True):
+            box.total = int(total or 0)
+        self._waiting = []
+
+
+def _action_list(
+    stmt: Select[Any], *load: Any, limit: int = 8, counts: CountsTogether | None = None
+) -> ActionList:
     """The first ``limit`` rows (with ``load``: the related rows the box shows, loaded in the
-    same query) and the count of all."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    return ActionList(list(db.session.scalars(stmt.options(*load).limit(limit))), total or 0)
+    same query) and the count of all: now, or with ``counts`` when it is read."""
+    box = ActionList(list(db.session.scalars(stmt.options(*load).limit(limit))), 0)
+    if counts is None:
+        box.total = db.session.scalar(count_statement(stmt)) or 0
+    else:
+        counts.later(box, stmt)
+    return box
 
 
-def awaiting_verification() -> dict[str, ActionList]:
+def awaiting_verification(counts: CountsTogether | None = None) -> dict[str, ActionList]:
     """License and insurance records waiting for a decision, oldest submission first."""
     return {
         kind: _action_list(
@@ -136,12 +163,15 @@ def awaiting_verification() -> dict[str, ActionList]:
             .where(model.status == RecordStatus.PENDING)
             .order_by(model.submitted_at, model.id),
             joinedload(model.user),
+            counts=counts,
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
 
 
-def expiring_soon(today: date, days: int = 30) -> dict[str, ActionList]:
+def expiring_soon(
+    today: date, days: int = 30, counts: CountsTogether | None = None
+) -> dict[str, ActionList]:
     """Verified records that expire within ``days``, soonest first."""
     until = today + timedelta(days=days)
     return {
@@ -154,18 +184,20 @@ def expiring_soon(today: date, days: int = 30) -> dict[str, ActionList]:
             )
             .order_by(model.expires_on, model.id),
             joinedload(model.user),
+            counts=counts,
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
 
 
-def referrals_waiting() -> ActionList:
+def referrals_waiting(counts: CountsTogether | None = None) -> ActionList:
     """Referrals nobody has acted on yet (status new), oldest first."""
     return _action_list(
         select(Referral)
         .where(Referral.status == ReferralStatus.NEW)
         .order_by(Referral.created_at, Referral.id),
         joinedload(Referral.therapist),
+        counts=counts,
     )
 
 
@@ -279,13 +311,7 @@ def directory_rows(users: list[User], now: datetime) -> list[DirectoryRow]:
     if not users:
         return []
     ids = [u.id for u in users]
-    clauses = certification.requirement_clauses(now)
-    flags = {
-        row.id: row
-        for row in db.session.execute(
-            select(User.id, *(c.label(k) for k, c in clauses.items())).where(User.id.in_(ids))
-        )
-    }
+    flags = certification.requirement_flags(ids, now)
     licenses: dict[int, list[tuple[str, LicenseType]]] = {}
     for user_id, state, kind in db.session.execute(
         select(License.user_id, License.state, License.license_type)
@@ -297,14 +323,14 @@ def directory_rows(users: list[User], now: datetime) -> list[DirectoryRow]:
     for user in users:
         held = licenses.get(user.id, [])
         flag = flags[user.id]
-        met = [k for k in clauses if getattr(flag, k)]
+        met = [k for k in certification.KEYS if getattr(flag, k)]
         rows.append(
             DirectoryRow(
                 user=user,
                 states=sorted({state for state, _ in held}),
                 license_types=sorted({kind.short for _, kind in held}),
                 met=met,
-                missing=[k for k in clauses if k not in met],
+                missing=[k for k in certification.KEYS if k not in met],
             )
         )
     return rows
@@ -361,7 +387,7 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
     )
 
 
-def support_overdue(now: datetime) -> ActionList:
+def support_overdue(now: datetime, counts: CountsTogether | None = None) -> ActionList:
     """Support requests past their first-response target with no reply, most overdue first."""
     from lms.support.models import SupportRequest
 
@@ -372,5 +398,6 @@ def support_overdue(now: datetime) -> ActionList:
             SupportRequest.first_response_at.is_(None),
             SupportRequest.due_at <= now,
         )
-        .order_by(SupportRequest.due_at, SupportRequest.id)
+        .order_by(SupportRequest.due_at, SupportRequest.id),
+        counts=counts,
     )

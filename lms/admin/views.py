@@ -48,15 +48,20 @@ def index() -> Any:
 
     now = utcnow()
     funnel, counted_at = reports.recent_funnel(now)
+    counts = reports.CountsTogether()
+    boxes = {
+        "awaiting": reports.awaiting_verification(counts),
+        "expiring": reports.expiring_soon(today(), counts=counts),
+        "referrals": reports.referrals_waiting(counts),
+        "support": reports.support_overdue(now, counts),
+    }
+    counts.read()
     return render_template(
         "admin/dashboard.html",
         funnel=funnel,
         funnel_counted_at=counted_at,
-        awaiting=reports.awaiting_verification(),
-        expiring=reports.expiring_soon(today()),
-        referrals=reports.referrals_waiting(),
-        support=reports.support_overdue(now),
         today=today(),
+        **boxes,
     )
 
 

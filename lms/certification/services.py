@@ -357,6 +357,32 @@ def _certified_check(agreement_version: int | None) -> Select[Any]:
     return select(and_(*clauses.values())).where(User.id == bindparam("user_id"))
 
 
+@functools.lru_cache(maxsize=16)
+def _flags_statement(agreement_version: int | None) -> Select[Any]:
+    """Each requirement's yes or no for a list of users, built once per agreement version
+    (as :func:`_certified_check`); the users are an expanding parameter."""
+    clauses = _clauses(
+        bindparam("now", type_=Certificate.__table__.c.expires_at.type),
+        bindparam("day", type_=License.__table__.c.expires_on.type),
+        agreement_version,
+        inline_courses=True,
+    )
+    return select(User.id, *(c.label(k) for k, c in clauses.items())).where(
+        User.id.in_(bindparam("user_ids", expanding=True))
+    )
+
+
+def requirement_flags(user_ids: list[int], now: datetime) -> dict[int, Any]:
+    """For each of ``user_ids`` (a page of a list), a row with one yes or no per requirement
+    (``row.training``, ``row.license``…, in :data:`KEYS` order), in one statement."""
+    if not user_ids:
+        return {}
+    current = agreements.current()
+    statement = _flags_statement(current.version if current else None)
+    params = {"now": now, "day": now.astimezone(UTC).date(), "user_ids": list(user_ids)}
+    return {row.id: row for row in db.session.execute(statement, params)}
+
+
 def is_certified_now(user: User, now: datetime | None = None) -> bool:
     """The same answer as :func:`is_certified`, in one statement (the guard's common case).
 

@@ -9,14 +9,13 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectField,
     StringField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from lms.forms import choices
+from lms.forms import SelectField, choices
 from lms.licensure.data import license_type_pairs, state_pairs
 from lms.licensure.npi import is_valid_npi, normalise_npi
 from lms.licensure.services import QUEUE_STATUSES

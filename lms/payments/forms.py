@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from lms.forms import choices
+from lms.forms import SelectField, choices
 from lms.payments.models import PaymentStatus
 
 STATUS_PAIRS = [(s.value, s.label) for s in PaymentStatus]

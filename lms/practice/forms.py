@@ -11,8 +11,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     ValidationError,
@@ -27,7 +25,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from lms.forms import choices
+from lms.forms import SelectField, SelectMultipleField, choices
 from lms.licensure.data import state_pairs
 from lms.practice.data import APPROACHES, CONDITIONS, LANGUAGES
 from lms.referrals.models import AgeBand, CareModality

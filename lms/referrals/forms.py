@@ -10,14 +10,13 @@ from wtforms import (
     DateField,
     EmailField,
     IntegerField,
-    SelectField,
     StringField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from lms.forms import choices
+from lms.forms import SelectField, choices
 from lms.licensure.data import state_pairs
 from lms.referrals.models import PrimaryConcern, ReferralSource, ReferralStatus
 

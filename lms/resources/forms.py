@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SearchField, SelectField, ValidationError
+from wtforms import SearchField, ValidationError
 from wtforms.validators import Length, Optional
 
-from lms.forms import choices
+from lms.forms import SelectField, choices
 from lms.resources.content import Library
 
 

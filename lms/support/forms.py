@@ -11,7 +11,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectField,
     StringField,
     TelField,
     TextAreaField,
@@ -19,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lms.forms import choices
+from lms.forms import SelectField, choices
 from lms.support.models import Category, Status, Urgency
 
 CATEGORY_PAIRS = [(c.value, c.label) for c in Category]

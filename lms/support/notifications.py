@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
+from lms.accounts import sessions
 from lms.accounts.models import Role, User
 from lms.extensions import db
 from lms.mail import external_url, send_email, send_email_to_each
@@ -150,6 +151,7 @@ def send_step(
         Step.BREACH: AlertKind.ESCALATION,
     }[step]
     by_zone: dict[str | None, list[str]] = {}
+    sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
     for user in users:
         db.session.add(
             SupportAlert(
@@ -258,6 +260,7 @@ def _email_step(
 
 def alert(user: User, request: SupportRequest, kind: AlertKind, now: datetime) -> None:
     """An in-app alert and an e-mail to one user about ``request`` (replies, assignments)."""
+    sessions.forget(UNREAD_ALERTS)
     db.session.add(
         SupportAlert(
             user_id=user.id, request_id=request.id, kind=kind, emailed=True, created_at=now
@@ -306,6 +309,22 @@ def tell_therapist(request: SupportRequest, what: str, now: datetime) -> None:
     )
 
 
+UNREAD_ALERTS = "support_unread_alerts"
+
+
+def _unread_of_user() -> Any:
+    return (
+        select(func.count())
+        .select_from(SupportAlert)
+        .where(SupportAlert.user_id == User.id, SupportAlert.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+# The navigation's badge, on every logged-in page: read with the session.
+sessions.load_with_session(UNREAD_ALERTS, _unread_of_user)
+
+
 def unread_count(user_id: int) -> int:
     return (
         db.session.scalar(
@@ -350,4 +369,7 @@ def mark_read(user_id: int, now: datetime, request_ids: Iterable[int] | None = N
     )
     if request_ids is not None:
         stmt = stmt.where(SupportAlert.request_id.in_(list(request_ids)))
-    return db.session.execute(stmt).rowcount or 0
+    marked = db.session.execute(stmt).rowcount or 0
+    if marked:
+        sessions.forget(UNREAD_ALERTS)  # the badge of this page counts afresh
+    return marked

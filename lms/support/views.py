@@ -19,7 +19,6 @@ from flask import (
     Response,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -31,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
+from lms.accounts import sessions
 from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, role_required, staff_required
 from lms.certification.guard import certified_required
@@ -72,9 +72,9 @@ def _unread_alerts_of_current_user() -> int:
     """The badge in the navigation: unread in-app alerts (lazy: only pages that ask)."""
     if not current_user.is_authenticated:
         return 0
-    known = g.get("support_unread_alerts")
-    if known is not None and known[0] == current_user.id:
-        return int(known[1])
+    known = sessions.loaded(notifications.UNREAD_ALERTS)  # read with the session
+    if known is not None:
+        return int(known)
     return notifications.unread_count(current_user.id)
 
 
@@ -290,9 +290,6 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
         total=counts["active"] if f == services.QueueFilter() else None,
     )
     alerts = notifications.unread_alerts(user.id, limit=ALERTS_SHOWN)
-    if len(alerts) < ALERTS_SHOWN:
-        # Every unread alert is listed: the navigation's badge needs no count of its own.
-        g.support_unread_alerts = (user.id, len(alerts))
     on_call = notifications.on_call_roster()
     context = {
         "form": form,
@@ -307,7 +304,6 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
         "is_on_call": user.role == Role.CLINICIAN and any(u.id == user.id for u in on_call),
         "is_clinician": user.role == Role.CLINICIAN,
         "counts": counts,
-        "action_form": ActionForm(formdata=None),
         "poll_seconds": POLL_SECONDS,
         "live_url": url_for("support.queue_live", **request.args.to_dict(flat=True)),
     }

@@ -41,21 +41,21 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 13,
-    "lesson": 11,
+    "dashboard": 12,
+    "lesson": 10,
     "answer_save": 3,
     "quiz_submit": 16,
     "verify": 1,
     "queue": 7,
     "queue_live": 6,
-    "support_index": 6,
+    "support_index": 5,
     "support_detail": 7,
-    "support_new_form": 4,
+    "support_new_form": 3,
     "support_file": 12,
     "staff_review": 8,
-    "admin_dashboard": 16,
-    "admin_search": 7,
-    "audit_log": 4,
+    "admin_dashboard": 15,
+    "admin_search": 5,
+    "audit_log": 3,
     "webhook": 4,
 }
 
