@@ -87,7 +87,8 @@ def test_match_offers_are_not_read_for_anyone_else(
 
 
 def _badge(html: str) -> int:
-    found = re.search(r'<span class="badge">(\d+)<span class="visually-hidden"> unread alerts', html)
+    badge = r'<span class="badge">(\d+)<span class="visually-hidden"> unread alerts'
+    found = re.search(badge, html)
     return int(found.group(1)) if found else 0
 
 
