@@ -61,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     app = run.make_app(url, secrets.token_hex(32), (ROOT / "instance" / "bench").resolve())
     app.config.update(LMS_ENV="production", DEBUG=False)
     snapshot = prepare.Snapshot()
+    run_id = f"p{secrets.token_hex(3)}"  # fresh events, submissions and tokens on every run
     with app.app_context():
-        scenarios = prepare.build(app, 16, f"p{secrets.token_hex(3)}", args.requests + 1, snapshot)
-        scenarios.append(prepare.webhook_scenario(run.WEBHOOK_SECRET, args.requests + 1, "p"))
+        scenarios = prepare.build(app, 16, run_id, args.requests + 1, snapshot)
+        scenarios.append(prepare.webhook_scenario(run.WEBHOOK_SECRET, args.requests + 1, run_id))
     scenario = next((s for s in scenarios if s.name == args.scenario), None)
     if scenario is None:
         with app.app_context():
