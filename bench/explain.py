@@ -64,6 +64,7 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),
         "directory search": search.limit(25),
+        "directory search count": first_page_count(search, 25),
         "audit page": audit.limit(50),
         "audit count": first_page_count(audit, 50),
         "audit by actor page": by_actor.limit(50),
