@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -152,17 +152,23 @@ def send_step(
     }[step]
     by_zone: dict[str | None, list[str]] = {}
     sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
-    for user in users:
-        db.session.add(
-            SupportAlert(
-                user_id=user.id,
-                request_id=request.id,
-                notification_id=row.id,
-                kind=kind,
-                emailed=True,
-                created_at=now,
-            )
+    if users:
+        # One multi-row INSERT, no object per alert (a filing alerts every on-call clinician).
+        db.session.execute(
+            insert(SupportAlert),
+            [
+                {
+                    "user_id": user.id,
+                    "request_id": request.id,
+                    "notification_id": row.id,
+                    "kind": kind,
+                    "emailed": True,
+                    "created_at": now,
+                }
+                for user in users
+            ],
         )
+    for user in users:
         by_zone.setdefault(user.timezone, []).append(user.email)
     by_zone.setdefault(None, []).extend(extra)
     # The message differs only by the times shown in the reader's zone: one per zone.

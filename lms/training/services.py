@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import defer, joinedload
 
 from lms import audit
@@ -372,12 +372,34 @@ def submit_evaluation(enrollment: Enrollment, answers: dict[str, str]) -> Evalua
     return response
 
 
+def modules_left(enrollment: Enrollment) -> bool:
+    """Has the learner a module of this course version still to complete? One indexed
+    question, asked after every lesson and quiz before reading the whole progress (a module
+    is complete when its progress row has ``completed_at``, as :class:`ModuleState` says)."""
+    done = exists().where(
+        ModuleProgress.user_id == enrollment.user_id,
+        ModuleProgress.module_version_id == CourseVersionModule.module_version_id,
+        ModuleProgress.completed_at.is_not(None),
+    )
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CourseVersionModule.course_version_id == enrollment.course_version_id, ~done
+                )
+            )
+        )
+    )
+
+
 def maybe_complete_course(enrollment: Enrollment) -> Certificate | None:
     """Complete the enrolment and issue the certificate once everything is done."""
     from lms.training.certificates import issue_certificate
 
     if enrollment.status != EnrollmentStatus.ACTIVE:
         return None
+    if modules_left(enrollment):
+        return None  # most lessons and quizzes: no need to read the whole progress
     progress = course_progress(enrollment)
     if not progress.all_modules_complete:
         return None

@@ -44,7 +44,7 @@ BOUNDS = {
     "dashboard": 12,
     "lesson": 10,
     "answer_save": 3,
-    "quiz_submit": 16,
+    "quiz_submit": 12,
     "verify": 1,
     "queue": 7,
     "queue_live": 6,

@@ -271,3 +271,27 @@ def test_double_clicks_do_not_cause_errors(client, learner, monkeypatch) -> None
     monkeypatch.setattr(quiz, "start_attempt", lost_race)
     response = client.post(f"{BASE}/modules/01-basics/quiz")
     assert response.status_code == 302 and "#quiz" in response.headers["Location"]
+
+
+def test_modules_left_agrees_with_the_course_progress_at_every_step(client, learner) -> None:
+    """The one-statement check that spares a full progress read after each lesson and quiz
+    says exactly what the progress says, from the first module to the last."""
+    from lms.training import services
+
+    _enroll(client)
+    enrollment = db.session.scalar(select(Enrollment).where(Enrollment.user_id == learner.id))
+
+    def agree() -> bool:
+        left = services.modules_left(enrollment)
+        assert left == (not services.course_progress(enrollment).all_modules_complete)
+        return left
+
+    assert agree()
+    _complete_lesson(client, "01-basics")  # its quiz is still to pass
+    assert agree()
+    progress = db.session.scalar(select(ModuleProgress).where(ModuleProgress.user_id == learner.id))
+    progress.quiz_passed_at = progress.completed_at = utcnow()
+    db.session.commit()
+    assert agree()
+    _complete_lesson(client, "02-practice")
+    assert not agree()
