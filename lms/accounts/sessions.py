@@ -41,9 +41,14 @@ def load_with_session(name: str, column: Callable[[], Any]) -> None:
     _load_statement.cache_clear()
 
 
-def loaded(name: str) -> Any | None:
-    """The value ``name`` read with this request's session (None: not read, or forgotten)."""
-    return g.get("session_riders", {}).get(name) if has_app_context() else None
+def loaded(name: str, user_id: int | None = None) -> Any | None:
+    """The value ``name`` read with this request's session (None: not read, or forgotten;
+    or, with ``user_id``, read for somebody else)."""
+    if not has_app_context():
+        return None
+    if user_id is not None and g.get("session_user_id") != user_id:
+        return None
+    return g.get("session_riders", {}).get(name)
 
 
 def forget(name: str) -> None:
@@ -147,6 +152,7 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
         return None
     g.user_session_id = row.id
     g.session_seen_at = row.last_seen_at
+    g.session_user_id = user.id
     g.session_riders = dict(zip(_riders, riders, strict=True))
     if not request.headers.get(BACKGROUND_HEADER) and now - row.last_seen_at >= TOUCH_EVERY:
         try:

@@ -367,6 +367,8 @@ def on_call_roster() -> list[Any]:
 
 
 def mark_read(user_id: int, now: datetime, request_ids: Iterable[int] | None = None) -> int:
+    if sessions.loaded(UNREAD_ALERTS, user_id) == 0:
+        return 0  # none unread when this request began (read with the session): no UPDATE
     stmt = (
         update(SupportAlert)
         .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))

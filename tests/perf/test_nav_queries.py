@@ -133,3 +133,25 @@ def test_a_page_that_marks_alerts_read_shows_the_badge_after(
     assert _badge(client.get("/dashboard").get_data(as_text=True)) == 3
     assert _badge(client.get(f"/support/{first.id}").get_data(as_text=True)) == 1
     assert _badge(client.get("/dashboard").get_data(as_text=True)) == 1
+
+
+def test_opening_a_request_with_nothing_unread_writes_nothing(
+    client: Any,
+    login: Callable[..., Any],
+    make_certified: Callable[..., User],
+    count_queries: QueryCounter,
+) -> None:
+    """The session's count says there is nothing to mark read: no UPDATE of the alerts;
+    with an unread alert, the page marks it (and its badge drops to 0)."""
+    therapist = make_certified()
+    first, second = add_requests(therapist, 2)
+    login(therapist)
+    with count_queries:
+        assert client.get(f"/support/{first.id}").status_code == 200
+    assert not [s for s in count_queries.statements if "UPDATE support_alerts" in s]
+    db.session.add(SupportAlert(user_id=therapist.id, request_id=second.id, kind=AlertKind.REPLY))
+    db.session.commit()
+    with count_queries:
+        html = client.get(f"/support/{second.id}").get_data(as_text=True)
+    assert [s for s in count_queries.statements if "UPDATE support_alerts" in s]
+    assert _badge(html) == 0
