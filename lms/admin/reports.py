@@ -143,19 +143,16 @@ class CountsTogether:
 
 
 def _action_list(
-    stmt: Select[Any], *load: Any, limit: int = 8, counts: CountsTogether | None = None
+    stmt: Select[Any], *load: Any, counts: CountsTogether, limit: int = 8
 ) -> ActionList:
     """The first ``limit`` rows (with ``load``: the related rows the box shows, loaded in the
-    same query) and the count of all: now, or with ``counts`` when it is read."""
+    same query); the count of all is filled in when ``counts`` is read."""
     box = ActionList(list(db.session.scalars(stmt.options(*load).limit(limit))), 0)
-    if counts is None:
-        box.total = db.session.scalar(count_statement(stmt)) or 0
-    else:
-        counts.later(box, stmt)
+    counts.later(box, stmt)
     return box
 
 
-def awaiting_verification(counts: CountsTogether | None = None) -> dict[str, ActionList]:
+def awaiting_verification(counts: CountsTogether) -> dict[str, ActionList]:
     """License and insurance records waiting for a decision, oldest submission first."""
     return {
         kind: _action_list(
@@ -169,9 +166,7 @@ def awaiting_verification(counts: CountsTogether | None = None) -> dict[str, Act
     }
 
 
-def expiring_soon(
-    today: date, days: int = 30, counts: CountsTogether | None = None
-) -> dict[str, ActionList]:
+def expiring_soon(counts: CountsTogether, today: date, days: int = 30) -> dict[str, ActionList]:
     """Verified records that expire within ``days``, soonest first."""
     until = today + timedelta(days=days)
     return {
@@ -190,7 +185,7 @@ def expiring_soon(
     }
 
 
-def referrals_waiting(counts: CountsTogether | None = None) -> ActionList:
+def referrals_waiting(counts: CountsTogether) -> ActionList:
     """Referrals nobody has acted on yet (status new), oldest first."""
     return _action_list(
         select(Referral)
@@ -387,7 +382,7 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
     )
 
 
-def support_overdue(now: datetime, counts: CountsTogether | None = None) -> ActionList:
+def support_overdue(counts: CountsTogether, now: datetime) -> ActionList:
     """Support requests past their first-response target with no reply, most overdue first."""
     from lms.support.models import SupportRequest
 

@@ -51,9 +51,9 @@ def index() -> Any:
     counts = reports.CountsTogether()
     boxes = {
         "awaiting": reports.awaiting_verification(counts),
-        "expiring": reports.expiring_soon(today(), counts=counts),
+        "expiring": reports.expiring_soon(counts, today()),
         "referrals": reports.referrals_waiting(counts),
-        "support": reports.support_overdue(now, counts),
+        "support": reports.support_overdue(counts, now),
     }
     counts.read()
     return render_template(

@@ -343,30 +343,31 @@ def certified_clause(now: datetime | None = None) -> ColumnElement[bool]:
     return and_(User.role == Role.THERAPIST, *requirement_clauses(now).values())
 
 
-@functools.lru_cache(maxsize=16)
-def _certified_check(agreement_version: int | None) -> Select[Any]:
-    """The one-statement check, built once per agreement version: building the expression
-    costs about a millisecond, more than running it. Times and the user are parameters."""
-    clauses = _clauses(
+def _bound_clauses(agreement_version: int | None) -> dict[str, ColumnElement[bool]]:
+    """The requirements with the time and the day as parameters ("now", "day"), for the
+    statements built once per agreement version: building the expression costs about a
+    millisecond, more than running it."""
+    return _clauses(
         # Bound with the columns' own types, so each database compares them as it stores them.
         bindparam("now", type_=Certificate.__table__.c.expires_at.type),
         bindparam("day", type_=License.__table__.c.expires_on.type),
         agreement_version,
         inline_courses=True,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _certified_check(agreement_version: int | None) -> Select[Any]:
+    """The one-statement check, built once per agreement version; the user a parameter."""
+    clauses = _bound_clauses(agreement_version)
     return select(and_(*clauses.values())).where(User.id == bindparam("user_id"))
 
 
 @functools.lru_cache(maxsize=16)
 def _flags_statement(agreement_version: int | None) -> Select[Any]:
-    """Each requirement's yes or no for a list of users, built once per agreement version
-    (as :func:`_certified_check`); the users are an expanding parameter."""
-    clauses = _clauses(
-        bindparam("now", type_=Certificate.__table__.c.expires_at.type),
-        bindparam("day", type_=License.__table__.c.expires_on.type),
-        agreement_version,
-        inline_courses=True,
-    )
+    """Each requirement's yes or no for a list of users, built once per agreement version;
+    the users an expanding parameter."""
+    clauses = _bound_clauses(agreement_version)
     return select(User.id, *(c.label(k) for k, c in clauses.items())).where(
         User.id.in_(bindparam("user_ids", expanding=True))
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -39,15 +39,17 @@ THERAPIST_REASON = "You receive this e-mail because you filed a medical-support 
 # --- recipients -------------------------------------------------------------------------------
 
 
-def on_call_clinicians() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(OnCall, OnCall.user_id == User.id)
-            .where(OnCall.on_call.is_(True), User.role == Role.CLINICIAN, User.is_active.is_(True))
-            .order_by(User.full_name, User.id)
-        )
+def _on_call(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` over users, narrowed to the active clinicians on call now, by name."""
+    return (
+        stmt.join(OnCall, OnCall.user_id == User.id)
+        .where(OnCall.on_call.is_(True), User.role == Role.CLINICIAN, User.is_active.is_(True))
+        .order_by(User.full_name, User.id)
     )
+
+
+def on_call_clinicians() -> list[User]:
+    return list(db.session.scalars(_on_call(select(User))))
 
 
 def all_staff() -> list[User]:
@@ -356,14 +358,7 @@ def unread_alerts(user_id: int, limit: int = 20) -> list[Any]:
 
 def on_call_roster() -> list[Any]:
     """Who is on call now (id and name, by name): what the queue shows."""
-    return list(
-        db.session.execute(
-            select(User.id, User.full_name)
-            .join(OnCall, OnCall.user_id == User.id)
-            .where(OnCall.on_call.is_(True), User.role == Role.CLINICIAN, User.is_active.is_(True))
-            .order_by(User.full_name, User.id)
-        )
-    )
+    return list(db.session.execute(_on_call(select(User.id, User.full_name))))
 
 
 def mark_read(user_id: int, now: datetime, request_ids: Iterable[int] | None = None) -> int:
