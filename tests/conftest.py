@@ -24,6 +24,7 @@ from lms.config import TestConfig, normalise_database_url
 from lms.db import utcnow
 from lms.extensions import db, limiter
 from lms.mail import OutgoingEmail, outbox
+from lms.training import outline
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test credential
 
@@ -90,6 +91,7 @@ def db_session(app: Flask) -> Iterator[Any]:
     db.bind_to(app, connection)
     ctx = app.app_context()
     ctx.push()
+    outline.clear()  # course outlines of an earlier test's rolled-back rows
     try:
         yield db.session
     finally:

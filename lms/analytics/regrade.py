@@ -473,12 +473,10 @@ def _credit_pass(result: Plan, change: AttemptChange) -> None:
     except LookupError:
         return  # the module is no longer part of the learner's version of the course
     replaced = {e.definition.key: result.target.current.key for e in result.earlier if e.compatible}
-    if (
-        state.module.id == module.id
-        or state.quiz_passed
-        or not state.unlocked
-        or not _same_after_fix(module, state.module, replaced)
-    ):
+    if state.module.id == module.id or state.quiz_passed or not state.unlocked:
+        return
+    current = db.session.get(ModuleVersion, state.module.id)  # with its lesson and questions
+    if current is None or not _same_after_fix(module, current, replaced):
         return
     if not state.lesson_done:
         services.complete_lesson(enrollment, state)

@@ -118,34 +118,47 @@ def sent_steps(request_id: int) -> set[tuple[Step, int]]:
 
 
 def send_step(
-    request: SupportRequest, step: Step, sequence: int, *, due_at: datetime, now: datetime
+    request: SupportRequest,
+    step: Step,
+    sequence: int,
+    *,
+    due_at: datetime,
+    now: datetime,
+    new_request: bool = False,
 ) -> SupportNotification | None:
     """Record ``step`` in the ledger and notify its recipients; None if it was already sent.
 
     The ledger row is inserted in a savepoint: when another worker sent the same step
-    first, its unique key refuses ours and this step is skipped, not sent twice.
+    first, its unique key refuses ours and this step is skipped, not sent twice. A
+    ``new_request`` (filed in this very transaction) is seen by no other worker, so nobody
+    else can have sent its step: its ledger row, events and audit rows are then written
+    together in the last flush, without the savepoint (four statements fewer a filing).
     """
-    if step == Step.BREACH:
-        users, extra = escalation_recipients(request)
-        fallback = False
+    with db.session.no_autoflush:  # what is pending is written once, below
+        if step == Step.BREACH:
+            users, extra = escalation_recipients(request)
+            fallback = False
+        else:
+            users, fallback = first_line()
+            extra = []
+    row = SupportNotification(
+        request_id=request.id,
+        step=step,
+        sequence=sequence,
+        due_at=due_at,
+        sent_at=now,
+        recipient_count=len(users) + len(extra),
+        fallback=fallback,
+    )
+    if new_request:
+        db.session.add(row)
     else:
-        users, fallback = first_line()
-        extra = []
-    try:
-        with db.session.begin_nested():
-            row = SupportNotification(
-                request_id=request.id,
-                step=step,
-                sequence=sequence,
-                due_at=due_at,
-                sent_at=now,
-                recipient_count=len(users) + len(extra),
-                fallback=fallback,
-            )
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        return None
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:
+            return None
 
     kind = {
         Step.FILED: AlertKind.NEW_REQUEST,
@@ -153,23 +166,6 @@ def send_step(
         Step.BREACH: AlertKind.ESCALATION,
     }[step]
     by_zone: dict[str | None, list[str]] = {}
-    sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
-    if users:
-        # One multi-row INSERT, no object per alert (a filing alerts every on-call clinician).
-        db.session.execute(
-            insert(SupportAlert),
-            [
-                {
-                    "user_id": user.id,
-                    "request_id": request.id,
-                    "notification_id": row.id,
-                    "kind": kind,
-                    "emailed": True,
-                    "created_at": now,
-                }
-                for user in users
-            ],
-        )
     for user in users:
         by_zone.setdefault(user.timezone, []).append(user.email)
     by_zone.setdefault(None, []).extend(extra)
@@ -223,7 +219,24 @@ def send_step(
         current_app.logger.error(
             "support request %s: no staff account to notify for step %s", request.id, step.value
         )
-    db.session.flush()
+    db.session.flush()  # the ledger row (if new), the events and the audit rows, by table
+    sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
+    if users:
+        # One multi-row INSERT, no object per alert (a filing alerts every on-call clinician).
+        db.session.execute(
+            insert(SupportAlert),
+            [
+                {
+                    "user_id": user.id,
+                    "request_id": request.id,
+                    "notification_id": row.id,
+                    "kind": kind,
+                    "emailed": True,
+                    "created_at": now,
+                }
+                for user in users
+            ],
+        )
     return row
 
 
@@ -318,15 +331,23 @@ def tell_therapist(request: SupportRequest, what: str, now: datetime) -> None:
 
 
 UNREAD_ALERTS = "support_unread_alerts"
+# The badge counts unread alerts up to here and shows "99+" beyond: an account that never
+# reads its alerts (years of them) costs every page the same as one that does.
+BADGE_CAP = 99
+
+
+def _unread(user_id: Any) -> Any:
+    """At most BADGE_CAP + 1 unread alerts of ``user_id`` (a column or a value), counted."""
+    some = (
+        select(SupportAlert.id)
+        .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
+        .limit(BADGE_CAP + 1)
+    )
+    return select(func.count()).select_from(some.correlate(User).subquery())
 
 
 def _unread_of_user() -> Any:
-    return (
-        select(func.count())
-        .select_from(SupportAlert)
-        .where(SupportAlert.user_id == User.id, SupportAlert.read_at.is_(None))
-        .scalar_subquery()
-    )
+    return _unread(User.id).scalar_subquery()
 
 
 # The navigation's badge, on every logged-in page: read with the session.
@@ -334,14 +355,12 @@ sessions.load_with_session(UNREAD_ALERTS, _unread_of_user)
 
 
 def unread_count(user_id: int) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(SupportAlert)
-            .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
-        )
-        or 0
-    )
+    """Unread alerts of ``user_id``, counted up to BADGE_CAP + 1 (the badge's "99+")."""
+    return db.session.scalar(_unread(user_id)) or 0
+
+
+def badge(count: int) -> str:
+    return f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
 
 
 def unread_alerts(user_id: int, limit: int = 20) -> list[Any]:

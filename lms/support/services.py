@@ -204,8 +204,7 @@ def file_request(
         category=category.value,
         target_minutes=minutes,
     )
-    notifications.send_step(request, Step.FILED, 0, due_at=now, now=now)
-    db.session.flush()
+    notifications.send_step(request, Step.FILED, 0, due_at=now, now=now, new_request=True)
     return request
 
 

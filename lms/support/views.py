@@ -68,6 +68,12 @@ def _template_helpers() -> dict[str, Any]:
     return {"support_unread_alerts": functools.cache(_unread_alerts_of_current_user)}
 
 
+@bp.app_template_filter("alert_badge")
+def _alert_badge(count: int) -> str:
+    """The badge's text: the number, or "99+" past the cap the count stops at."""
+    return notifications.badge(count)
+
+
 def _unread_alerts_of_current_user() -> int:
     """The badge in the navigation: unread in-app alerts (lazy: only pages that ask)."""
     if not current_user.is_authenticated:

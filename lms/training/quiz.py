@@ -20,8 +20,8 @@ from lms.db import utcnow
 from lms.extensions import db
 from lms.training import services
 from lms.training.gift import Question, ResponseError, grade
-from lms.training.models import AttemptAnswer, AttemptStatus, Enrollment, ModuleVersion, QuizAttempt
-from lms.training.services import ModuleState, TrainingError
+from lms.training.models import AttemptAnswer, AttemptStatus, Enrollment, QuizAttempt
+from lms.training.services import AnyModule, ModuleState, TrainingError
 
 AUTO_SCORED_EXCLUDED = ("essay", "description")
 SHUFFLABLE = ("multichoice", "multiresponse")
@@ -47,7 +47,7 @@ def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
     ]
 
 
-def _finished_attempts(user_id: int, module: ModuleVersion) -> list[QuizAttempt]:
+def _finished_attempts(user_id: int, module: AnyModule) -> list[QuizAttempt]:
     """The learner's finished attempts (the frozen questions load only if something reads them)."""
     return list(
         db.session.scalars(
@@ -64,7 +64,7 @@ def _finished_attempts(user_id: int, module: ModuleVersion) -> list[QuizAttempt]
 
 
 def module_attempts(
-    user_id: int, module: ModuleVersion
+    user_id: int, module: AnyModule
 ) -> tuple[QuizAttempt | None, list[QuizAttempt]]:
     """The open attempt (None if none, or if its time just ran out: it is scored) and the
     finished ones, oldest first, in one statement (the lesson page shows both)."""
@@ -82,7 +82,7 @@ def module_attempts(
     return current, [a for a in rows if a.status != AttemptStatus.IN_PROGRESS]
 
 
-def open_attempt(user_id: int, module: ModuleVersion) -> QuizAttempt | None:
+def open_attempt(user_id: int, module: AnyModule) -> QuizAttempt | None:
     attempt = db.session.scalar(
         select(QuizAttempt).where(
             QuizAttempt.user_id == user_id,
@@ -286,7 +286,7 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
     attempt.submitted_at = utcnow() if status == AttemptStatus.SUBMITTED else attempt.deadline_at
     db.session.flush()
     enrollment = db.session.get(Enrollment, attempt.enrollment_id)
-    module = db.session.get(ModuleVersion, attempt.module_version_id)
+    module = services.light_module(attempt.module_version_id)
     audit.record(
         "quiz.attempt_scored",
         attempt,

@@ -14,6 +14,7 @@ from lms import audit
 from lms.accounts.models import User
 from lms.db import utcnow
 from lms.extensions import db
+from lms.training import outline
 from lms.training.models import (
     Certificate,
     Course,
@@ -26,6 +27,11 @@ from lms.training.models import (
     ModuleProgress,
     ModuleVersion,
 )
+from lms.training.outline import ModuleOutline
+
+# A module version as the ORM reads it, or its cached outline: what the progress rules need
+# of either (id, has_quiz) they both have.
+AnyModule = ModuleVersion | ModuleOutline
 
 LIKERT = [
     ("1", "Strongly disagree"),
@@ -125,7 +131,7 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
 
 @dataclass
 class ModuleState:
-    module: ModuleVersion
+    module: ModuleOutline
     position: int
     progress: ModuleProgress | None
     unlocked: bool
@@ -185,22 +191,21 @@ _HEAVY_MODULE_COLUMNS = (
 )
 
 
-def version_modules(version_ids: Iterable[int]) -> dict[int, list[ModuleVersion]]:
-    """The modules of each course version, in order: one query for any number of versions."""
-    ids = set(version_ids)
-    out: dict[int, list[ModuleVersion]] = {version_id: [] for version_id in ids}
-    if not ids:
-        return out
-    rows = db.session.execute(
-        select(CourseVersionModule.course_version_id, ModuleVersion)
-        .join(ModuleVersion, ModuleVersion.id == CourseVersionModule.module_version_id)
-        .where(CourseVersionModule.course_version_id.in_(ids))
-        .order_by(CourseVersionModule.course_version_id, CourseVersionModule.position)
-        .options(*(defer(column) for column in _HEAVY_MODULE_COLUMNS))
+def light_module(module_version_id: int) -> ModuleVersion | None:
+    """A module version without its lesson and questions (the session's copy if it has
+    one): what scoring and progress read, without a lesson's HTML and a quiz's JSON."""
+    return db.session.get(
+        ModuleVersion,
+        module_version_id,
+        options=[defer(column) for column in _HEAVY_MODULE_COLUMNS],
     )
-    for version_id, module in rows:
-        out[version_id].append(module)
-    return out
+
+
+def version_modules(version_ids: Iterable[int]) -> dict[int, list[ModuleOutline]]:
+    """The modules of each course version, in order (``lms.training.outline``: read once
+    per process)."""
+    found = outline.outlines(version_ids)
+    return {version_id: list(found[version_id].modules) for version_id in found}
 
 
 def course_progress(enrollment: Enrollment) -> CourseProgress:
@@ -216,13 +221,8 @@ def courses_progress(
     if not enrollments:
         return []
     # By id, not the relationship: a sync in this session may have just moved the learner.
-    version_ids = {e.course_version_id for e in enrollments}
-    versions = {
-        v.id: v
-        for v in db.session.scalars(select(CourseVersion).where(CourseVersion.id.in_(version_ids)))
-    }
-    modules = version_modules(version_ids)
-    module_ids = {m.id for listed in modules.values() for m in listed}
+    versions = outline.outlines({e.course_version_id for e in enrollments})
+    module_ids = {m.id for version in versions.values() for m in version.modules}
     rows = {
         (p.user_id, p.module_version_id): p
         for p in db.session.scalars(
@@ -253,16 +253,15 @@ def courses_progress(
         version = versions[enrollment.course_version_id]
         states = []
         unlocked = True
-        for position, module in enumerate(modules[version.id]):
+        for position, module in enumerate(version.modules):
             progress = rows.get((enrollment.user_id, module.id))
             states.append(ModuleState(module, position, progress, unlocked))
             unlocked = unlocked and bool(progress and progress.completed_at)
-        evaluation_items = (version.evaluation or {}).get("items", [])
         out.append(
             CourseProgress(
                 enrollment,
                 states,
-                bool(evaluation_items),
+                version.evaluation_required,
                 enrollment.id in evaluated,
                 newest.get(enrollment.id),
             )
@@ -283,7 +282,7 @@ def require_open(enrollment: Enrollment | None) -> Enrollment:
     return enrollment
 
 
-def _progress_row(user_id: int, module: ModuleVersion) -> ModuleProgress:
+def _progress_row(user_id: int, module: AnyModule) -> ModuleProgress:
     row = db.session.scalar(
         select(ModuleProgress).where(
             ModuleProgress.user_id == user_id, ModuleProgress.module_version_id == module.id
@@ -295,7 +294,7 @@ def _progress_row(user_id: int, module: ModuleVersion) -> ModuleProgress:
     return row
 
 
-def touch_module(enrollment: Enrollment, module: ModuleVersion) -> None:
+def touch_module(enrollment: Enrollment, module: AnyModule) -> None:
     """Remember where the learner is, so the course page can resume there."""
     enrollment.last_module_version_id = module.id
 
@@ -315,7 +314,7 @@ def complete_lesson(enrollment: Enrollment, state: ModuleState) -> ModuleProgres
 
 
 def record_quiz_result(
-    enrollment: Enrollment, module: ModuleVersion, score: float, passed: bool
+    enrollment: Enrollment, module: AnyModule, score: float, passed: bool
 ) -> None:
     row = _progress_row(enrollment.user_id, module)
     row.best_score = max(row.best_score or 0.0, score)
@@ -326,7 +325,7 @@ def record_quiz_result(
     maybe_complete_course(enrollment)
 
 
-def _update_completion(row: ModuleProgress, module: ModuleVersion) -> None:
+def _update_completion(row: ModuleProgress, module: AnyModule) -> None:
     done = row.lesson_completed_at is not None and (
         not module.has_quiz or row.quiz_passed_at is not None
     )

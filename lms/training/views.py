@@ -353,9 +353,7 @@ def attempt_result(attempt_id: int) -> Any:
 
 
 def _module_slug(attempt: QuizAttempt) -> str:
-    from lms.training.models import ModuleVersion
-
-    module = db.session.get(ModuleVersion, attempt.module_version_id)
+    module = services.light_module(attempt.module_version_id)
     return module.slug if module else ""
 
 

@@ -86,10 +86,14 @@ def test_match_offers_are_not_read_for_anyone_else(
     assert count_queries.count == 0, count_queries.statements
 
 
-def _badge(html: str) -> int:
-    badge = r'<span class="badge">(\d+)<span class="visually-hidden"> unread alerts'
+def _badge_text(html: str) -> str | None:
+    badge = r'<span class="badge">([^<]+)<span class="visually-hidden"> unread alerts'
     found = re.search(badge, html)
-    return int(found.group(1)) if found else 0
+    return found.group(1) if found else None
+
+
+def _badge(html: str) -> int:
+    return int(_badge_text(html) or 0)
 
 
 @pytest.mark.parametrize("unread", [3, 27])
@@ -155,3 +159,28 @@ def test_opening_a_request_with_nothing_unread_writes_nothing(
         html = client.get(f"/support/{second.id}").get_data(as_text=True)
     assert [s for s in count_queries.statements if "UPDATE support_alerts" in s]
     assert _badge(html) == 0
+
+
+@pytest.mark.parametrize(("unread", "shown"), [(99, "99"), (100, "99+"), (140, "99+")])
+def test_the_badge_stops_counting_at_its_cap(
+    client: Any,
+    login: Callable[..., Any],
+    make_user: Callable[..., User],
+    unread: int,
+    shown: str,
+) -> None:
+    """An account that never reads its alerts: the badge says "99+" and its count stops
+    there (the same work with 140 unread as with 100), on the page and when counted alone."""
+    from lms.support.notifications import unread_count
+
+    clinician = make_user(Role.CLINICIAN)
+    request = add_requests(make_user(Role.THERAPIST), 1)[0]
+    db.session.add_all(
+        SupportAlert(user_id=clinician.id, request_id=request.id, kind=AlertKind.RENOTIFY)
+        for _ in range(unread)
+    )
+    db.session.commit()
+    login(clinician)
+    html = client.get("/clinical/support").get_data(as_text=True)
+    assert _badge_text(html) == shown
+    assert unread_count(clinician.id) == min(unread, 100)

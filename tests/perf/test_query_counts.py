@@ -41,8 +41,8 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 12,
-    "lesson": 10,
+    "dashboard": 10,
+    "lesson": 8,
     "answer_save": 3,
     "quiz_submit": 12,
     "verify": 1,
@@ -51,7 +51,7 @@ BOUNDS = {
     "support_index": 5,
     "support_detail": 5,
     "support_new_form": 3,
-    "support_file": 12,
+    "support_file": 10,
     "staff_review": 6,
     "admin_dashboard": 10,
     "admin_search": 5,
@@ -60,9 +60,17 @@ BOUNDS = {
 }
 
 
+# SQLite cannot hand back the ids of a multi-row INSERT in the rows' order, so SQLAlchemy
+# inserts rows of one table one at a time there: a filing's two events and two audit rows.
+SQLITE_EXTRA = {"support_file": 2}
+
+
 def check(name: str, few: int, many: int) -> None:
     assert few == many, f"{name}: {few} statements with few rows, {many} with {MANY}+"
-    assert many <= BOUNDS[name], f"{name}: {many} statements, bound {BOUNDS[name]}"
+    bound = BOUNDS[name]
+    if db.session.get_bind().dialect.name == "sqlite":
+        bound += SQLITE_EXTRA.get(name, 0)
+    assert many <= bound, f"{name}: {many} statements, bound {bound}"
 
 
 @pytest.fixture
