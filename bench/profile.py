@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sql:
         per = len(statements) // n
         for statement, seconds in zip(statements[:per], timings, strict=False):
-            print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:200])
+            print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:int(os.environ.get("SQL_WIDTH", "200"))])
     return 0
 
 

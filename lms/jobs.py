@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 huey = Huey("lms", storage_class=MemoryStorage, immediate=True)
 
 _PENDING = "lms.after_commit"
+A = TypeVar("A", bound=Callable[[], Any])
 _apps: list[Flask] = []
 
 
@@ -84,6 +85,19 @@ def after_commit(session: Session, action: Callable[[], Any]) -> None:
     if not session.in_transaction():
         session.begin()  # so that a rollback before any query still discards the action
     session.info.setdefault(_PENDING, []).append(action)
+
+
+def pending_action(session: Session, kind: type[A]) -> A:
+    """The after-commit action of type ``kind`` this transaction already holds, or a new one
+    registered with :func:`after_commit`: work gathered over a transaction (its e-mails)
+    that is queued once, at the commit. Dropped with the rest on a rollback."""
+    if session.in_transaction():
+        for action in session.info.get(_PENDING, []):
+            if isinstance(action, kind):
+                return action
+    action = kind()
+    after_commit(session, action)
+    return action
 
 
 @event.listens_for(Session, "after_commit")

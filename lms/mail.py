@@ -21,7 +21,7 @@ from flask import current_app, render_template
 
 from lms.db import utcnow
 from lms.extensions import db
-from lms.jobs import after_commit, job
+from lms.jobs import job, pending_action
 
 OUTBOX = "lms.mail_outbox"
 
@@ -56,9 +56,9 @@ def send_email_to_each(
     """The same message to each of ``recipients``, each their own copy (nobody sees the
     others' addresses), delivered after the commit.
 
-    Rendered once, and queued as one job that gives every recipient a delivery job of
-    their own (with its own retries): a request that alerts a whole on-call rota does
-    not render and queue the message once per person.
+    Rendered once, and queued with the transaction's other e-mails as one job that gives
+    every recipient a delivery job of their own (with its own retries): a request that
+    alerts a whole on-call rota does not render and queue the message once per person.
     """
     if not recipients:
         return
@@ -73,15 +73,36 @@ def send_email_to_each(
             message_id=_message_id(),
         )
     )
-    if len(recipients) == 1:
-        after_commit(db.session(), lambda: deliver_email(payload))
-    else:
-        everyone = list(recipients)
-        after_commit(db.session(), lambda: deliver_to_each(payload, everyone))
+    pending_action(db.session(), _Outgoing).messages.append((payload, list(recipients)))
+
+
+class _Outgoing:
+    """The e-mails of one transaction, queued at its commit as one job: a filing that tells
+    the on-call clinicians in five time zones queues once, not five times."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[dict[str, str], list[str]]] = []
+
+    def __call__(self) -> None:
+        if len(self.messages) > 1:
+            deliver_all(self.messages)
+            return
+        payload, recipients = self.messages[0]
+        if len(recipients) == 1:
+            deliver_email(payload)
+        else:
+            deliver_to_each(payload, recipients)
 
 
 def _message_id() -> str:
     return make_msgid(domain="partner-lms.local")
+
+
+@job(retries=5, retry_delay=60)
+def deliver_all(messages: list[tuple[dict[str, str], list[str]]]) -> None:
+    """:func:`deliver_to_each` for each of several messages."""
+    for payload, recipients in messages:
+        deliver_to_each.call_local(payload, recipients)
 
 
 @job(retries=5, retry_delay=60)

@@ -209,6 +209,47 @@ def test_one_message_to_many_is_one_job_then_one_delivery_each(
         assert all(m["Subject"] == "To each" for m in messages)
 
 
+def test_the_emails_of_one_transaction_are_one_job(app, db_session, tmp_path: Path) -> None:
+    """Several messages in one transaction (a filing's, one per time zone) queue one job at
+    the commit; it gives every recipient of every message a delivery of their own. A
+    transaction that rolls back queues nothing."""
+    sent = {"Zone one": ["a@example.org", "b@example.org"], "Zone two": ["c@example.org"]}
+    with _real_queue(app, tmp_path):
+        with app.test_request_context("/"):
+            send_email(
+                "lost@example.org",
+                "Rolled back",
+                "password_changed",
+                reason="t",
+                user=_FakeUser(),
+                link="http://x/",
+            )
+            db.session.rollback()
+            for subject, recipients in sent.items():
+                send_email_to_each(
+                    recipients,
+                    subject,
+                    "password_changed",
+                    reason="t",
+                    user=_FakeUser(),
+                    link="http://x/",
+                )
+            db.session.commit()
+        assert jobs.huey.pending_count() == 1
+        while jobs.huey.pending_count():
+            jobs.huey.execute(jobs.huey.dequeue())
+        messages = [
+            email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            for f in (tmp_path / "mail").glob("*.eml")
+        ]
+        assert sorted((m["Subject"], m["To"]) for m in messages) == [
+            ("Zone one", "a@example.org"),
+            ("Zone one", "b@example.org"),
+            ("Zone two", "c@example.org"),
+        ]
+        assert len({m["Message-ID"] for m in messages}) == 3
+
+
 def test_after_commit_actions_run_once(app, db_session) -> None:
     calls: list[int] = []
     jobs.after_commit(db.session(), lambda: calls.append(1))

@@ -286,7 +286,7 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
     attempt.submitted_at = utcnow() if status == AttemptStatus.SUBMITTED else attempt.deadline_at
     db.session.flush()
     enrollment = db.session.get(Enrollment, attempt.enrollment_id)
-    module = services.light_module(attempt.module_version_id)
+    module = services.attempted_module(enrollment, attempt.module_version_id)
     audit.record(
         "quiz.attempt_scored",
         attempt,

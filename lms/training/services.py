@@ -201,6 +201,17 @@ def light_module(module_version_id: int) -> ModuleVersion | None:
     )
 
 
+def attempted_module(enrollment: Enrollment | None, module_version_id: int) -> AnyModule | None:
+    """The module version an attempt was made in: from the enrolment's course outline
+    (no statement) while the learner is still on that version, else from the database."""
+    if enrollment is not None:
+        found = outline.outlines([enrollment.course_version_id]).get(enrollment.course_version_id)
+        for module in found.modules if found else ():
+            if module.id == module_version_id:
+                return module
+    return light_module(module_version_id)
+
+
 def version_modules(version_ids: Iterable[int]) -> dict[int, list[ModuleOutline]]:
     """The modules of each course version, in order (``lms.training.outline``: read once
     per process)."""

@@ -80,3 +80,26 @@ def test_clear_forgets_everything(mini_course: Course) -> None:
     outline.outlines([mini_course.current_version_id])
     outline.clear()
     assert _cached() == {}
+
+
+def test_an_attempts_module_comes_from_the_outline_while_the_version_has_it(
+    mini_course: Course, count_queries: QueryCounter
+) -> None:
+    from lms.training.models import Enrollment, ModuleVersion
+    from lms.training.services import attempted_module
+
+    version_id = mini_course.current_version_id
+    enrollment = Enrollment(course_version_id=version_id)
+    listed = outline.outlines([version_id])[version_id].modules[0]
+    with count_queries:
+        assert attempted_module(enrollment, listed.id) is listed
+    assert count_queries.count == 0
+    # A module no longer in the learner's version (moved to newer content): from the database.
+    elsewhere = ModuleVersion(
+        course_id=mini_course.id, slug="retired", content_hash="0" * 64, title="Retired"
+    )
+    db.session.add(elsewhere)
+    db.session.flush()
+    found = attempted_module(enrollment, elsewhere.id)
+    assert isinstance(found, ModuleVersion) and found.slug == "retired"
+    assert attempted_module(None, listed.id).id == listed.id
