@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -222,20 +222,24 @@ def send_step(
     db.session.flush()  # the ledger row (if new), the events and the audit rows, by table
     sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
     if users:
-        # One multi-row INSERT, no object per alert (a filing alerts every on-call clinician).
+        # Every alert in one INSERT ... SELECT over the recipients' ids: one statement for the
+        # database (not one execution per row) whose SQL is the same for any number of them.
+        columns = (
+            SupportAlert.request_id,
+            SupportAlert.notification_id,
+            SupportAlert.kind,
+            SupportAlert.emailed,
+            SupportAlert.created_at,
+        )
+        values = (request.id, row.id, kind, True, now)
         db.session.execute(
-            insert(SupportAlert),
-            [
-                {
-                    "user_id": user.id,
-                    "request_id": request.id,
-                    "notification_id": row.id,
-                    "kind": kind,
-                    "emailed": True,
-                    "created_at": now,
-                }
-                for user in users
-            ],
+            insert(SupportAlert).from_select(
+                [SupportAlert.user_id, *columns],
+                select(
+                    User.id,
+                    *(literal(v, c.type) for v, c in zip(values, columns, strict=True)),
+                ).where(User.id.in_([user.id for user in users])),
+            )
         )
     return row
 

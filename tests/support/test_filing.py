@@ -161,6 +161,10 @@ def test_on_call_clinicians_are_told_by_email_and_in_the_app(
     ledger = db.session.scalars(select(SupportNotification)).one()
     assert (ledger.step, ledger.sequence, ledger.fallback) == (Step.FILED, 0, False)
     assert ledger.recipient_count == 3
+    assert {(x.request_id, x.notification_id, x.emailed, x.read_at) for x in alerts} == {
+        (request.id, ledger.id, True, None)
+    }
+    assert {x.created_at for x in alerts} == {request.filed_at}
 
 
 def test_nobody_on_call_tells_every_clinician_and_admin(
