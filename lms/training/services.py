@@ -129,11 +129,22 @@ def enroll(user: User, course: Course, *, comped_by: User | None = None) -> Enro
 # --- progress ---------------------------------------------------------------------------
 
 
+# What a module's state reads of its progress (ModuleState.progress is a row of these).
+_PROGRESS_COLUMNS = (
+    ModuleProgress.user_id,
+    ModuleProgress.module_version_id,
+    ModuleProgress.lesson_completed_at,
+    ModuleProgress.quiz_passed_at,
+    ModuleProgress.best_score,
+    ModuleProgress.completed_at,
+)
+
+
 @dataclass
 class ModuleState:
     module: ModuleOutline
     position: int
-    progress: ModuleProgress | None
+    progress: Any | None  # a row of _PROGRESS_COLUMNS
     unlocked: bool
 
     @property
@@ -234,10 +245,12 @@ def courses_progress(
     # By id, not the relationship: a sync in this session may have just moved the learner.
     versions = outline.outlines({e.course_version_id for e in enrollments})
     module_ids = {m.id for version in versions.values() for m in version.modules}
+    # As rows of the four dates and the score, no ORM object per completed module (a
+    # learner's dashboard reads dozens): nothing here changes progress, _progress_row does.
     rows = {
         (p.user_id, p.module_version_id): p
-        for p in db.session.scalars(
-            select(ModuleProgress).where(
+        for p in db.session.execute(
+            select(*_PROGRESS_COLUMNS).where(
                 ModuleProgress.user_id.in_({e.user_id for e in enrollments}),
                 ModuleProgress.module_version_id.in_(module_ids),
             )
