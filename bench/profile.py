@@ -152,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         prepare.restore(snapshot)
     if args.sql:
         per = len(statements) // n
+        width = int(os.environ.get("SQL_WIDTH", "200"))  # characters of each statement shown
         for statement, seconds in zip(statements[:per], timings, strict=False):
-            print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:int(os.environ.get("SQL_WIDTH", "200"))])
+            print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:width])
     return 0
 
 
