@@ -14,7 +14,7 @@ quiz's questions are not kept either: they are read when a page needs them.
 Two guards keep the cache honest where ids can be reused: a transaction that wrote
 something and then rolled back drops the outlines it read (a version created in it is
 gone, and on SQLite its id may come back for other content), and the test suite clears
-the cache before each test (:func:`clear`).
+the cache before each test and after each restore of its database (:func:`clear`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -126,9 +126,10 @@ def _read(version_ids: set[int]) -> dict[int, VersionOutline]:
     }
 
 
-def clear() -> None:
-    """Forget every outline (the tests, whose rolled-back rows' ids come back on SQLite)."""
-    current_app.extensions.pop(_CACHE, None)
+def clear(app: Flask | None = None) -> None:
+    """Forget every outline: after the database was replaced under a running app (the
+    tests, whose rolled-back or restored rows' ids come back with other content)."""
+    (app or current_app).extensions.pop(_CACHE, None)
 
 
 @event.listens_for(Session, "after_flush")
