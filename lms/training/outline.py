@@ -19,8 +19,9 @@ the cache before each test and after each restore of its database (:func:`clear`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -47,7 +48,7 @@ class ModuleOutline:
     title: str
     summary: str
     estimated_minutes: int
-    quiz_settings: dict[str, Any] | None
+    quiz_settings: Mapping[str, Any] | None  # read-only: the outline is shared
 
     @property
     def has_quiz(self) -> bool:
@@ -114,7 +115,10 @@ def _read(version_ids: set[int]) -> dict[int, VersionOutline]:
         .where(CourseVersionModule.course_version_id.in_(modules))
         .order_by(CourseVersionModule.course_version_id, CourseVersionModule.position)
     ):
-        modules[version_id].append(ModuleOutline(*columns))
+        *fields, settings = columns  # shared by every request: read-only from here on
+        modules[version_id].append(
+            ModuleOutline(*fields, MappingProxyType(settings) if settings is not None else None)
+        )
     return {
         row.id: VersionOutline(
             row.id,

@@ -3,8 +3,10 @@ and never kept from a transaction that wrote and rolled back."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from flask import current_app
 
 from lms import audit
@@ -103,3 +105,13 @@ def test_an_attempts_module_comes_from_the_outline_while_the_version_has_it(
     found = attempted_module(enrollment, elsewhere.id)
     assert isinstance(found, ModuleVersion) and found.slug == "retired"
     assert attempted_module(None, listed.id).id == listed.id
+
+
+def test_an_outline_cannot_be_changed_by_a_page(mini_course: Course) -> None:
+    """Every request shares the outline: its fields and a quiz's settings are read-only."""
+    version_id = mini_course.current_version_id
+    quiz = next(m for m in outline.outlines([version_id])[version_id].modules if m.has_quiz)
+    with pytest.raises(TypeError):
+        quiz.quiz_settings["max_attempts"] = 99  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quiz.title = "Changed"  # type: ignore[misc]
