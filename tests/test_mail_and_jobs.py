@@ -178,6 +178,14 @@ def _real_queue(app, tmp_path: Path, redis_url: str | None = None) -> Iterator[N
         jobs.init_app(app)
 
 
+def _written_mail(tmp_path: Path) -> list[email.message.EmailMessage]:
+    """The messages the file backend wrote under ``tmp_path / "mail"``."""
+    return [
+        email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        for f in (tmp_path / "mail").glob("*.eml")
+    ]
+
+
 def test_one_message_to_many_is_one_job_then_one_delivery_each(
     app, db_session, tmp_path: Path
 ) -> None:
@@ -200,10 +208,7 @@ def test_one_message_to_many_is_one_job_then_one_delivery_each(
         assert jobs.huey.pending_count() == 3
         while jobs.huey.pending_count():
             jobs.huey.execute(jobs.huey.dequeue())
-        messages = [
-            email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-            for f in (tmp_path / "mail").glob("*.eml")
-        ]
+        messages = _written_mail(tmp_path)
         assert sorted(m["To"] for m in messages) == sorted(recipients)
         assert len({m["Message-ID"] for m in messages}) == 3
         assert all(m["Subject"] == "To each" for m in messages)
@@ -238,10 +243,7 @@ def test_the_emails_of_one_transaction_are_one_job(app, db_session, tmp_path: Pa
         assert jobs.huey.pending_count() == 1
         while jobs.huey.pending_count():
             jobs.huey.execute(jobs.huey.dequeue())
-        messages = [
-            email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-            for f in (tmp_path / "mail").glob("*.eml")
-        ]
+        messages = _written_mail(tmp_path)
         assert sorted((m["Subject"], m["To"]) for m in messages) == [
             ("Zone one", "a@example.org"),
             ("Zone one", "b@example.org"),
