@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         params = {"key_hash": key_hash}
         driver = db.session.connection().connection.dbapi_connection
-        sql = str(statement.compile(dialect=db.session.get_bind().dialect))
+        compiled = statement.compile(dialect=db.session.get_bind().dialect)
+        sql = str(compiled)
+        # The statement's own bound values (the badge's cap) and the key hash.
+        driver_params = {**compiled.params, **params}
 
         def orm() -> None:
             db.session.execute(statement, params).first()
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def psycopg() -> None:
             cursor = driver.cursor()
-            cursor.execute(sql, params)
+            cursor.execute(sql, driver_params)
             cursor.fetchone()
             driver.rollback()
 

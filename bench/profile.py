@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine's noise only ever adds time)",
     )
     parser.add_argument(
+        "--by-layer",
+        action="store_true",
+        help="sum the profile's own time by layer (driver, SQLAlchemy, templates, Flask, app…)",
+    )
+    parser.add_argument(
         "--path",
         default=None,
         help="GET this path instead, as the scenario's users (a small page: the fixed cost)",
@@ -60,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or run.DEFAULT_URL  # the app turns PostgreSQL's JIT off itself
     app = run.make_app(url, secrets.token_hex(32), (ROOT / "instance" / "bench").resolve())
     app.config.update(LMS_ENV="production", DEBUG=False)
+    # As under gunicorn in production: templates are not checked for changes on each render
+    # (the environment was made before the line above).
+    app.jinja_env.auto_reload = False
     snapshot = prepare.Snapshot()
     run_id = f"p{secrets.token_hex(3)}"  # fresh events, submissions and tokens on every run
     with app.app_context():
@@ -138,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         stats.sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
             os.environ.get("FILTER", ""), args.top
         )
+        if os.environ.get("CALLERS"):  # who calls the functions matching CALLERS=
+            stats.print_callers(os.environ["CALLERS"])
         print(out.getvalue())
+        if args.by_layer:
+            print_layers(stats, n)
         # Steadier than any time on a shared machine: the Python work itself.
         calls = stats.total_calls / n  # type: ignore[attr-defined]
         print(
@@ -156,6 +168,39 @@ def main(argv: list[str] | None = None) -> int:
         for statement, seconds in zip(statements[:per], timings, strict=False):
             print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:width])
     return 0
+
+
+# Where a frame's own time is counted: the first matching part of its file's path.
+LAYERS = (
+    ("/psycopg", "driver (psycopg, waiting for the database)"),
+    ("/sqlalchemy/", "SQLAlchemy"),
+    ("/jinja2/", "Jinja (runtime)"),
+    ("/templates/", "templates (compiled Jinja code)"),
+    ("/markupsafe/", "Jinja (runtime)"),
+    ("/werkzeug/", "Werkzeug"),
+    ("/flask_login/", "Flask extensions"),
+    ("/flask_wtf/", "Flask extensions"),
+    ("/wtforms/", "Flask extensions"),
+    ("/flask/", "Flask"),
+    ("/itsdangerous/", "Flask"),
+    ("/work/main/lms/", "the app (lms/)"),
+    ("/lms/", "the app (lms/)"),
+)
+
+
+def print_layers(stats: pstats.Stats, n: int) -> None:
+    """The profile's own (not cumulative) time summed by layer, per request."""
+    totals: Counter[str] = Counter()
+    for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+        own = row[2]
+        layer = next((name for part, name in LAYERS if part in filename), None)
+        if layer is None:
+            layer = "Python built-ins" if filename == "~" else "other"
+        totals[layer] += own
+    whole = sum(totals.values())
+    print("own time by layer (ms per request, under the profiler):")
+    for layer, seconds in totals.most_common():
+        print(f"  {layer:45} {seconds / n * 1000:6.2f}  {seconds / whole:6.1%}")
 
 
 if __name__ == "__main__":

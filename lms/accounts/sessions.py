@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, has_app_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -35,9 +36,34 @@ TOUCH_EVERY = timedelta(seconds=60)
 _riders: dict[str, Callable[[], Any]] = {}
 
 
+@dataclass(frozen=True)
+class PageRider:
+    """A value only some pages need, read with the session on those pages.
+
+    ``applies(endpoint)``: whether this request's page needs it; ``version()``: what the
+    expression depends on besides its parameters (the statement is built once per value);
+    ``column(version)``: the expression, correlated to ``users``; ``params(now)``: its
+    bound values.
+    """
+
+    applies: Callable[[str | None], bool]
+    version: Callable[[], Hashable]
+    column: Callable[[Any], Any]
+    params: Callable[[datetime], dict[str, Any]]
+
+
+_page_riders: dict[str, PageRider] = {}
+
+
 def load_with_session(name: str, column: Callable[[], Any]) -> None:
     """Read ``column()`` (a scalar subquery correlated to ``users``) with every session."""
     _riders[name] = column
+    _load_statement.cache_clear()
+
+
+def load_with_session_on(name: str, rider: PageRider) -> None:
+    """Read ``rider``'s value with the session on the pages it applies to."""
+    _page_riders[name] = rider
     _load_statement.cache_clear()
 
 
@@ -58,10 +84,12 @@ def forget(name: str) -> None:
 
 
 @functools.cache
-def _load_statement() -> Select[Any]:
+def _load_statement(page: tuple[tuple[str, Hashable], ...] = ()) -> Select[Any]:
     """The session by its key hash, its user and the riders: built once (building the
-    expression costs more than running it), the key hash a parameter."""
+    expression costs more than running it) for each set of page riders (``page``: their
+    names and versions), the key hash a parameter."""
     riders = [column().label(name) for name, column in _riders.items()]
+    riders += [_page_riders[name].column(version).label(name) for name, version in page]
     # Of the session, only what decides whether it is still open (no ORM object to build).
     return (
         select(
@@ -136,7 +164,14 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
     now = now or utcnow()
     # The session, its user and the riders in one statement: this runs on every logged-in
     # request.
-    found = db.session.execute(_load_statement(), {"key_hash": _hash(key)}).first()
+    endpoint = request.endpoint if has_request_context() else None
+    page = tuple(
+        (name, rider.version()) for name, rider in _page_riders.items() if rider.applies(endpoint)
+    )
+    params = {"key_hash": _hash(key)}
+    for name, _version in page:
+        params.update(_page_riders[name].params(now))
+    found = db.session.execute(_load_statement(page), params).first()
     if found is None:
         return None
     row = found  # the session's columns by name (row.id, row.ended_at…), the user, the riders
@@ -153,7 +188,7 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
     g.user_session_id = row.id
     g.session_seen_at = row.last_seen_at
     g.session_user_id = user.id
-    g.session_riders = dict(zip(_riders, riders, strict=True))
+    g.session_riders = dict(zip([*_riders, *(name for name, _v in page)], riders, strict=True))
     if not request.headers.get(BACKGROUND_HEADER) and now - row.last_seen_at >= TOUCH_EVERY:
         try:
             db.session.execute(

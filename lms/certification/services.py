@@ -356,11 +356,16 @@ def _bound_clauses(agreement_version: int | None) -> dict[str, ColumnElement[boo
     )
 
 
+def bound_certified_clause(agreement_version: int | None) -> ColumnElement[bool]:
+    """Every requirement met, as one condition on ``users`` ("now" and "day" parameters):
+    the guard reads it with the log-in session (:mod:`lms.certification.guard`)."""
+    return and_(*_bound_clauses(agreement_version).values())
+
+
 @functools.lru_cache(maxsize=16)
 def _certified_check(agreement_version: int | None) -> Select[Any]:
     """The one-statement check, built once per agreement version; the user a parameter."""
-    clauses = _bound_clauses(agreement_version)
-    return select(and_(*clauses.values())).where(User.id == bindparam("user_id"))
+    return select(bound_certified_clause(agreement_version)).where(User.id == bindparam("user_id"))
 
 
 @functools.lru_cache(maxsize=16)

@@ -127,15 +127,20 @@ def index() -> Any:
     )
 
 
-def _prepare_request_form(form: RequestForm, user: Any) -> None:
+def _prepare_request_form(form: RequestForm, user: Any, *, names: bool = True) -> None:
+    """The form's choices. ``names=False``: the patients' referral numbers only, enough to
+    check a submitted choice (their names are decrypted only for a page that shows them)."""
     targets = all_targets()
     form.urgency.choices = choices(
         (u.value, f"{u.label}: a clinician responds within {target_label(targets[u])}")
         for u in Urgency
     )
-    patients = [
-        (str(id_), f"Referral #{id_}: {name}") for id_, name in services.own_referrals(user)
-    ]
+    if names:
+        patients = [
+            (str(id_), f"Referral #{id_}: {name}") for id_, name in services.own_referrals(user)
+        ]
+    else:
+        patients = [(str(id_), f"Referral #{id_}") for id_ in services.own_referral_ids(user)]
     form.referral_id.choices = choices([("", "No patient"), *patients])
 
 
@@ -164,8 +169,9 @@ def _filing_refused(_limit: Any) -> Response:
 def new() -> Any:
     user = current_user_obj()
     form = RequestForm()
-    _prepare_request_form(form, user)
-    if not form.is_submitted():
+    submitted = form.is_submitted()
+    _prepare_request_form(form, user, names=not submitted)
+    if not submitted:
         form.submission_token.data = secrets.token_urlsafe(24)
     error = None
     if form.validate_on_submit():
@@ -189,6 +195,8 @@ def new() -> Any:
                 "success",
             )
             return redirect(url_for("support.detail", request_id=filed.id))
+    if submitted:
+        _prepare_request_form(form, user)  # shown again: with the patients' names
     return render_template("support/new.html", form=form, error=error), (
         422 if (form.errors or error) else 200
     )

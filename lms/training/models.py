@@ -213,6 +213,8 @@ class QuizAttempt(Base):
     answers: Mapped[list[AttemptAnswer]] = relationship(
         order_by="AttemptAnswer.position", cascade="all, delete-orphan"
     )
+    # Scoring needs the enrolment; a submit reads it with the attempt (one statement).
+    enrollment: Mapped[Enrollment] = relationship(viewonly=True)
 
     __table_args__ = (
         UniqueConstraint("user_id", "module_version_id", "number"),

@@ -7,6 +7,7 @@ or repeated submissions (which change nothing).
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,17 +35,47 @@ class FrozenQuestion:
     order: list[int]  # answer indices in the order shown
     options: list[str]  # matching: the right-hand choices in the order shown
 
+    @functools.cached_property
+    def key(self) -> str:
+        """The question's content hash (:meth:`Question.key`), worked out once."""
+        return self.question.key()
+
+
+# Where an attempt object keeps its parsed questions: (the list they were parsed from, them).
+_PARSED = "_lms_frozen_questions"
+
 
 def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
-    return [
-        FrozenQuestion(
-            i,
-            Question.from_dict(entry["question"]),
-            entry.get("order", []),
-            entry.get("options", []),
-        )
-        for i, entry in enumerate(attempt.questions)
-    ]
+    """The attempt's questions as it was given them, parsed once per loaded attempt.
+
+    A submit reads them to take the form's answers, to check each answer and to score:
+    the JSON is parsed the first time only. The list is the attempt's own (a regrade
+    assigns a new one), so a changed attempt is parsed afresh.
+    """
+    questions = attempt.questions
+    parsed = getattr(attempt, _PARSED, None)
+    if parsed is not None and parsed[0] is questions:
+        return list(parsed[1])
+    frozen = [_frozen(i, entry) for i, entry in enumerate(questions)]
+    setattr(attempt, _PARSED, (questions, frozen))
+    return list(frozen)
+
+
+def frozen_question(attempt: QuizAttempt, position: int) -> FrozenQuestion:
+    """One of the attempt's questions (an answer save needs only the one it answers)."""
+    parsed = getattr(attempt, _PARSED, None)
+    if parsed is not None and parsed[0] is attempt.questions:
+        return parsed[1][position]
+    return _frozen(position, attempt.questions[position])
+
+
+def _frozen(position: int, entry: dict[str, Any]) -> FrozenQuestion:
+    return FrozenQuestion(
+        position,
+        Question.from_dict(entry["question"]),
+        entry.get("order", []),
+        entry.get("options", []),
+    )
 
 
 def _finished_attempts(user_id: int, module: AnyModule) -> list[QuizAttempt]:
@@ -221,7 +252,8 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
         )
     if not 0 <= position < len(attempt.questions):
         raise TrainingError("That question is not part of this attempt.")
-    question = Question.from_dict(attempt.questions[position]["question"])
+    frozen = frozen_question(attempt, position)
+    question = frozen.question
     if question.kind == "description":
         raise TrainingError("That item takes no answer.")
     try:
@@ -232,7 +264,7 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
     if row is not None and row.response == response:
         return row  # the same answer again (the submit form re-sends every saved answer)
     if row is None:
-        row = AttemptAnswer(attempt_id=attempt.id, position=position, question_key=question.key())
+        row = AttemptAnswer(attempt_id=attempt.id, position=position, question_key=frozen.key)
         attempt.answers.append(row)
     row.response = response
     row.saved_at = utcnow()
@@ -284,8 +316,9 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
     attempt.passed = attempt.score * 100 >= attempt.pass_mark - 1e-9
     attempt.status = status
     attempt.submitted_at = utcnow() if status == AttemptStatus.SUBMITTED else attempt.deadline_at
-    db.session.flush()
-    enrollment = db.session.get(Enrollment, attempt.enrollment_id)
+    # Usually read with the attempt already (a submit reads both together): no query. The
+    # changes above are written with the progress below, in one flush.
+    enrollment = attempt.enrollment
     module = services.attempted_module(enrollment, attempt.module_version_id)
     audit.record(
         "quiz.attempt_scored",

@@ -17,6 +17,7 @@ from flask import (
 )
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from lms.auth import current_user_obj, get_or_404, public
 from lms.db import utcnow
@@ -201,7 +202,14 @@ def _attempt_or_404(attempt_id: int, *, lock: bool = False) -> QuizAttempt:
     """The current user's attempt; ``lock`` serialises submissions on PostgreSQL."""
     user = current_user_obj()
     if lock:
-        attempt = db.session.get(QuizAttempt, attempt_id, with_for_update=True)
+        # The attempt locked, its enrolment read with it (scoring needs it: no second query).
+        attempt = db.session.scalar(
+            select(QuizAttempt)
+            .where(QuizAttempt.id == attempt_id)
+            .options(joinedload(QuizAttempt.enrollment, innerjoin=True))
+            .with_for_update(of=QuizAttempt)
+            .execution_options(populate_existing=True)
+        )
         if attempt is None or attempt.user_id != user.id:
             abort(404)
         return attempt
@@ -264,7 +272,7 @@ def save_answer(attempt_id: int, position: int) -> Any:
     attempt = _attempt_or_404(attempt_id)
     if not 0 <= position < len(attempt.questions):
         return _save_error("That question is not part of this attempt.", 400)
-    question = quiz.frozen_questions(attempt)[position].question
+    question = quiz.frozen_question(attempt, position).question
     answered, response = response_from_form(question, position, request.form)
     if not answered:
         return _save_error("Choose or type an answer first.", 400)

@@ -6,7 +6,7 @@ import csv
 import io
 import itertools
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html import unescape
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from lms.accounts.models import User
 from lms.admin import reports
 from lms.audit import AuditEvent
+from lms.certification import agreements
 from lms.certification import services as certification
 from lms.db import utcnow
 from lms.extensions import db
@@ -94,6 +95,16 @@ def test_sql_requirements_agree_with_the_certification_rule(
         ]
     # The guard's one-statement check (required courses read inside the statement).
     assert {u.id for u in users if certification.is_certified_now(u, now)} == certified_sql
+    # The same clauses as the guard reads them with the log-in session on gated pages.
+    current = agreements.current()
+    ridden = db.session.scalars(
+        select(User.id).where(
+            certification.bound_certified_clause(current.version if current else None),
+            User.id.in_([u.id for u in users]),
+        ),
+        {"now": now, "day": now.astimezone(UTC).date()},
+    )
+    assert set(ridden) == certified_sql
 
 
 def test_one_statement_check_needs_every_required_course(

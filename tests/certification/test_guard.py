@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import url_for
 from freezegun import freeze_time
+from sqlalchemy import select
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
 
@@ -15,6 +16,7 @@ from lms.accounts.models import User
 from lms.certification.guard import is_certified_endpoint
 from lms.certification.services import KEYS, certification_status
 from lms.extensions import db
+from lms.licensure.models import License, RecordStatus
 from lms.training import certificates
 from lms.training.models import Certificate
 from tests.certification.conftest import give_certificate, give_license
@@ -134,5 +136,42 @@ def test_a_revoked_certificate_ends_access_at_once(
     db.session.commit()
     assert client.get("/tools").status_code == 302
     assert "No valid certificate yet for KAP Required Course" in client.get("/dashboard").get_data(
+        as_text=True
+    )
+
+
+def test_the_guard_reads_its_answer_with_the_log_in_session(
+    client, make_certified, login, count_queries
+) -> None:
+    """On a gated page the yes or no comes with the session's own statement: no separate
+    check. An ungated page's session statement does not carry it."""
+    user = make_certified()
+    login(user)
+    client.get("/tools")  # the session's activity written: not part of what is counted
+    with count_queries as gated:
+        assert client.get("/tools").status_code == 200
+    session_statement = next(s for s in gated.statements if "user_sessions" in s)
+    assert "agreement_acceptances" in session_statement  # the requirements ride along
+    assert not [s for s in gated.statements if s is not session_statement and "licenses" in s]
+    with count_queries as ungated:
+        client.get("/account")
+    session_statement = next(s for s in ungated.statements if "user_sessions" in s)
+    assert "agreement_acceptances" not in session_statement
+
+
+def test_the_session_read_answer_refuses_as_the_separate_check_does(
+    client, make_certified, login
+) -> None:
+    """The answer read with the session is the rule's: a lapsed requirement closes the page
+    on the very next request (the license here), and the checklist says what is missing."""
+    user = make_certified()
+    login(user)
+    assert client.get("/tools").status_code == 200
+    for license in db.session.scalars(select(License).where(License.user_id == user.id)):
+        license.status = RecordStatus.REJECTED
+    db.session.commit()
+    response = client.get("/tools")
+    assert response.status_code == 302 and "/dashboard" in response.headers["Location"]
+    assert "A verified license that has not expired" in client.get("/dashboard").get_data(
         as_text=True
     )

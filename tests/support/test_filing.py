@@ -107,6 +107,25 @@ def test_only_the_therapists_own_referrals_are_offered_and_accepted(
     assert db.session.scalars(select(SupportRequest)).one().referral_id == mine.id
 
 
+def test_a_refused_form_shows_the_patients_again_with_the_choice_kept(
+    client, make_certified, make_referral, login
+) -> None:
+    # A submission reads the referral numbers only; the page shown again names the patients.
+    therapist = make_certified()
+    mine = make_referral(therapist, patient_name="Mine Patient")
+    make_referral(therapist, patient_name="Other Patient")
+    login(therapist)
+    response = client.post(
+        "/support/new", data={**FORM, "referral_id": str(mine.id), "callback_phone": "12"}
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Enter a phone number with at least 7 digits." in html
+    assert f'<option selected value="{mine.id}">Referral #{mine.id}: Mine Patient</option>' in html
+    assert "Other Patient" in html
+    assert _count(SupportRequest) == 0
+
+
 def test_the_service_refuses_anothers_referral(make_certified, make_referral) -> None:
     from lms.support import services
     from tests.support.conftest import request_data

@@ -295,3 +295,36 @@ def test_modules_left_agrees_with_the_course_progress_at_every_step(client, lear
     assert agree()
     _complete_lesson(client, "02-practice")
     assert not agree()
+
+
+def test_an_attempts_questions_are_parsed_once_and_again_when_replaced(
+    client, learner, monkeypatch
+) -> None:
+    """A submit reads the frozen questions three times (form, checks, scoring): the JSON is
+    parsed once per loaded attempt; a regrade assigns a new list, which is parsed afresh."""
+    from lms.training import quiz
+    from lms.training.gift import Question
+
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    parsed: list[str] = []
+    original = Question.from_dict.__func__
+
+    def counting(cls, data):
+        parsed.append(data["title"])
+        return original(cls, data)
+
+    monkeypatch.setattr(Question, "from_dict", classmethod(counting))
+    first = quiz.frozen_questions(attempt)
+    again = quiz.frozen_questions(attempt)
+    assert [f.question for f in again] == [f.question for f in first]
+    assert quiz.frozen_question(attempt, 1).question == first[1].question
+    assert len(parsed) == len(attempt.questions)  # once each, not three times
+    assert first[0].key == first[0].question.key()
+    replaced = [dict(entry) for entry in attempt.questions]
+    replaced[0] = {**replaced[0], "question": {**replaced[0]["question"], "text": "Changed?"}}
+    attempt.questions = replaced
+    assert quiz.frozen_questions(attempt)[0].question.text == "Changed?"
+    assert quiz.frozen_question(attempt, 0).question.text == "Changed?"
+    assert len(parsed) == 2 * len(attempt.questions)
