@@ -6,7 +6,9 @@
 Runs the statement every logged-in request starts with (the session, its user and the
 unread-alert count: ``lms.accounts.sessions``) ``--runs`` times through ``Session.execute``
 (ORM rows and objects), through ``Connection.execute`` (Core rows) and through psycopg
-directly, each followed by its rollback, and prints the mean time of each. The difference
+directly, each followed by its rollback, and prints the mean time of each; then a page's
+typical small read, ten to a transaction, built each time or once, as ORM objects, Core rows
+or through the driver (fastest of five rounds). The difference
 is what the layers add to every statement a page runs (docs/PERFORMANCE.md, "The fourth
 round").
 """
@@ -79,7 +81,60 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.runs):
                 call()
             print(f"{name:28} {(time.perf_counter() - started) / args.runs * 1000:.3f} ms")
+        print()
+        small_reads(args.runs)
     return 0
+
+
+def small_reads(runs: int) -> None:
+    """A page's typical small read (one therapist's licenses), ten in one transaction, as
+    the pages run them: the ORM with the statement built each time or once, Core rows, and
+    the driver with the compiled SQL (the layers' cost without the pool and BEGIN)."""
+    from sqlalchemy import bindparam, select
+
+    from lms.extensions import db
+    from lms.licensure.models import License
+
+    user_id = db.session.scalar(select(License.user_id).limit(1))
+    if user_id is None:
+        return
+    built = select(License).where(License.user_id == bindparam("uid")).order_by(License.id)
+    sql = str(built.compile(dialect=db.session.get_bind().dialect))
+    params = {"uid": user_id}
+
+    def orm_each() -> None:
+        query = select(License).where(License.user_id == user_id).order_by(License.id)
+        list(db.session.scalars(query))
+        db.session.expunge_all()
+
+    def orm_once() -> None:
+        list(db.session.scalars(built, params))
+        db.session.expunge_all()
+
+    def core() -> None:
+        db.session.connection().execute(built, params).all()
+
+    def driver() -> None:
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute(sql, params)
+        cursor.fetchall()
+
+    print("one small read, ten to a transaction (ms per statement):")
+    for name, call in (
+        ("ORM, statement built each time", orm_each),
+        ("ORM, statement built once", orm_once),
+        ("Core rows, built once", core),
+        ("psycopg, compiled SQL", driver),
+    ):
+        fastest = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(max(1, runs // 50)):
+                for _ in range(10):
+                    call()
+                db.session.rollback()
+            fastest = min(fastest, (time.perf_counter() - started) / (max(1, runs // 50) * 10))
+        print(f"  {name:32} {fastest * 1000:.3f}")
 
 
 if __name__ == "__main__":
