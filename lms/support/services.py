@@ -125,28 +125,27 @@ def _text(body: str | None, message: str) -> str:
 # --- filing -----------------------------------------------------------------------------------
 
 
+def _own_referrals(therapist: User, *columns: Any) -> Select[Any]:
+    """``columns`` of the therapist's referrals, newest first."""
+    return (
+        select(*columns)
+        .where(Referral.therapist_id == therapist.id)
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
+    )
+
+
 def own_referrals(therapist: User) -> list[tuple[int, str]]:
     """The therapist's referrals as (id, patient name), newest first: the patients a
     request can be about. Only the name is read (and decrypted), not the whole record."""
     return [
         (row.id, row.patient_name)
-        for row in db.session.execute(
-            select(Referral.id, Referral.patient_name)
-            .where(Referral.therapist_id == therapist.id)
-            .order_by(Referral.created_at.desc(), Referral.id.desc())
-        )
+        for row in db.session.execute(_own_referrals(therapist, Referral.id, Referral.patient_name))
     ]
 
 
 def own_referral_ids(therapist: User) -> list[int]:
     """The ids of :func:`own_referrals`, in the same order, without reading any name."""
-    return list(
-        db.session.scalars(
-            select(Referral.id)
-            .where(Referral.therapist_id == therapist.id)
-            .order_by(Referral.created_at.desc(), Referral.id.desc())
-        )
-    )
+    return list(db.session.scalars(_own_referrals(therapist, Referral.id)))
 
 
 def find_by_token(therapist: User, token: str | None) -> SupportRequest | None:
