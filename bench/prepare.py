@@ -332,20 +332,25 @@ def open_attempts(
         questions = [Question.from_dict(q) for q in entries]
         made.append((enrollment.user_id, attempt, questions))
     db.session.flush()
+    from lms.training.gift import grade
     from lms.training.models import AttemptAnswer
+    from lms.training.quiz import stored_fraction
 
+    # The answers as the page's answer saves would have left them (with their score).
     for _user, attempt, questions in made:
         if attempt.id in snapshot.attempts:
             continue
         for position, question in enumerate(questions):
             if question.kind not in ("essay", "description"):
+                response = ideal_response(question)
                 db.session.add(
                     AttemptAnswer(
                         attempt_id=attempt.id,
                         position=position,
                         question_key=question.key(),
-                        response=ideal_response(question),
+                        response=response,
                         saved_at=now - timedelta(minutes=4),
+                        fraction=stored_fraction(question.kind, grade(question, response).fraction),
                     )
                 )
     db.session.commit()

@@ -19,6 +19,7 @@ import pstats
 import secrets
 import sys
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[float] = []
     clock: list[float] = []
 
+    traced = os.environ.get("TRACE")  # print where the first statement starting so is run from
+
     def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        nonlocal traced
         statements.append(statement)
         clock.append(time.perf_counter())
+        if traced and statement.startswith(traced):
+            traced = None
+            traceback.print_stack(limit=25)
 
     def finished(*_a: Any) -> None:
         timings.append(time.perf_counter() - clock[-1])

@@ -57,6 +57,12 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # The cookie is written when the session changes (log-in, a flash message), not on every
+    # response: the server-side session (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS below) decides
+    # when it ends, and the cookie lives as long as the longest session (set from
+    # SESSION_MAX_HOURS). Re-signing it on every page cost each response a serialisation, an
+    # HMAC and a Set-Cookie header (docs/PERFORMANCE.md, "The seventh round").
+    SESSION_REFRESH_EACH_REQUEST = False
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     # Medical-support queue (docs/support-queue.md): first-response targets in minutes
     # (calendar time) and how often an overdue request is escalated again.
@@ -304,6 +310,10 @@ def _derive(s: dict[str, Any]) -> dict[str, Any]:
             int(s["UPLOAD_MAX_BYTES"]) * int(s["UPLOAD_MAX_FILES"]) + 1024 * 1024
         )
     s["DEBUG"] = s.get("DEBUG") or s["LMS_ENV"] == "development"
+    # The session cookie must outlive the longest server-side session.
+    s["PERMANENT_SESSION_LIFETIME"] = max(
+        s["PERMANENT_SESSION_LIFETIME"], timedelta(hours=float(s["SESSION_MAX_HOURS"]))
+    )
     return s
 
 

@@ -937,7 +937,8 @@ class Generator:
                     "question_key": key,
                     "response": response,
                     "saved_at": started + timedelta(minutes=1 + position),
-                    "fraction": fraction if finished else None,
+                    # Saved answers carry their score (lms.training.quiz.save_answer).
+                    "fraction": fraction,
                 },
             )
         self.made["quiz_attempts"] += 1

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from lms.timezones import localdate, localtime
+from lms.timezones import localdate_filter, localtime_filter
 from lms.training.text import gift_text
 
 ERROR_TITLES = {
@@ -32,8 +32,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
-    app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["localtime"] = localtime_filter
+    app.jinja_env.filters["localdate"] = localdate_filter
     app.jinja_env.filters["gift_text"] = gift_text
     app.jinja_env.globals["csrf_field"] = csrf_field
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
-from flask import abort
+from flask import abort, render_template_string
+from flask_login import login_user, logout_user
+from jinja2 import ChoiceLoader, DictLoader
 
 from lms.extensions import db
 
@@ -128,3 +131,31 @@ def test_csrf_is_enforced_when_enabled(app, client, make_user) -> None:
         app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code == 400
     assert "form expired" in response.get_data(as_text=True)
+
+
+def test_times_show_in_the_viewers_zone_on_pages_macros_and_outside_a_request(
+    app, make_user
+) -> None:
+    moment = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
+    page = "{% from 'when.html' import when %}{{ t|localtime }}|{{ t|localdate }}|{{ when(t) }}"
+    macros = DictLoader({"when.html": "{% macro when(t) %}{{ t|localtime }}{% endmacro %}"})
+    denver = make_user(timezone="America/Denver")
+    original = app.jinja_env.loader
+    app.jinja_env.loader = ChoiceLoader([macros, original])
+    try:
+        with app.test_request_context():
+            login_user(denver)
+            shown = render_template_string(page, t=moment)
+        # On the page and in an imported macro (which has no page context) alike.
+        assert shown == "Jan 15, 2026 10:30 AM MST|Jan 15, 2026|Jan 15, 2026 10:30 AM MST"
+        with app.test_request_context():  # nobody logged in: UTC
+            logout_user()
+            assert render_template_string("{{ t|localtime }}", t=moment) == (
+                "Jan 15, 2026 5:30 PM UTC"
+            )
+        with app.app_context():  # a job rendering an e-mail: no request, no viewer
+            assert app.jinja_env.from_string("{{ t|localtime }}").render(t=moment) == (
+                "Jan 15, 2026 5:30 PM UTC"
+            )
+    finally:
+        app.jinja_env.loader = original

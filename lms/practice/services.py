@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -235,19 +235,35 @@ def partner_offers_query(partner: User) -> Select[tuple[MatchOffer]]:
     )
 
 
+def _pending_conditions(partner_id: Any, now: Any) -> list[ColumnElement[bool]]:
+    return [
+        MatchOffer.partner_id == partner_id,
+        MatchOffer.status == OfferStatus.OFFERED,
+        MatchOffer.expires_at > now,
+    ]
+
+
 def pending_offers(partner: User, now: datetime | None = None) -> list[MatchOffer]:
     """Offers waiting for the partner's answer (not past their expiry), soonest to expire first."""
     now = now or utcnow()
     return list(
         db.session.scalars(
             select(MatchOffer)
-            .where(
-                MatchOffer.partner_id == partner.id,
-                MatchOffer.status == OfferStatus.OFFERED,
-                MatchOffer.expires_at > now,
-            )
+            .where(*_pending_conditions(partner.id, now))
             .order_by(MatchOffer.expires_at, MatchOffer.id)
         )
+    )
+
+
+def pending_offers_count_column() -> Any:
+    """How many offers wait for the user's answer, as a subquery correlated to ``users``
+    ("now" a parameter): the dashboard reads it with the log-in session."""
+    now = bindparam("now", type_=MatchOffer.__table__.c.expires_at.type)
+    return (
+        select(func.count())
+        .select_from(MatchOffer)
+        .where(*_pending_conditions(User.id, now))
+        .scalar_subquery()
     )
 
 

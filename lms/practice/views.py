@@ -24,6 +24,7 @@ from flask import (
 from flask_login import current_user
 
 from lms import audit
+from lms.accounts import sessions
 from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, public, staff_required
 from lms.certification.guard import certified_required
@@ -46,6 +47,22 @@ def _intake_limit() -> str:
     return str(current_app.config.get("INTAKE_RATE_LIMIT", "5 per hour"))
 
 
+PENDING_OFFERS = "pending_offers"  # the dashboard's session rider: how many offers wait
+
+# On the dashboard (where the notice is), the number of offers waiting for the partner is
+# read with the log-in session: most partners have none, and then the notice costs no
+# statement of its own.
+sessions.load_with_session_on(
+    PENDING_OFFERS,
+    sessions.PageRider(
+        applies=lambda endpoint: endpoint == "main.dashboard",
+        version=lambda: None,
+        column=lambda _version: services.pending_offers_count_column(),
+        params=lambda now: {"now": now},
+    ),
+)
+
+
 @bp.app_context_processor
 def _pending_offers() -> dict[str, Any]:
     """``pending_match_offers()`` for the partner's dashboard notice: queried only if used,
@@ -55,7 +72,10 @@ def _pending_offers() -> dict[str, Any]:
     def pending() -> list[MatchOffer]:
         if not current_user.is_authenticated or current_user.role != Role.THERAPIST:
             return []
-        return services.pending_offers(current_user_obj())
+        user = current_user_obj()
+        if sessions.loaded(PENDING_OFFERS, user.id) == 0:  # read with the session: none
+            return []
+        return services.pending_offers(user)
 
     return {"pending_match_offers": pending}
 

@@ -8,13 +8,12 @@ Every function that depends on the time takes ``now`` so tests pass a frozen clo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lms import audit
 from lms.accounts.models import Role, User
@@ -595,6 +594,13 @@ class QueueFilter:
 
 # What a row of the clinicians' queue shows (and its timing badge needs): columns, not
 # entities, so a page builds no ORM objects and decrypts nothing it does not show.
+def _name_of(user_id: Any) -> Any:
+    """The full name of the user ``user_id`` (a column of the row being read) as a column."""
+    return select(User.full_name).where(User.id == user_id).scalar_subquery()
+
+
+# The people's names are columns of the page's own statement: a subquery per shown row (the
+# database runs them for the page's rows only, by primary key), not a second round trip.
 QUEUE_COLUMNS = (
     SupportRequest.id,
     SupportRequest.therapist_id,
@@ -607,12 +613,13 @@ QUEUE_COLUMNS = (
     SupportRequest.due_at,
     SupportRequest.first_response_at,
     SupportRequest.target_minutes,
+    _name_of(SupportRequest.therapist_id).label("therapist_name"),
+    _name_of(SupportRequest.claimed_by_id).label("owner_name"),
 )
 
 
 def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
-    """The clinicians' queue: urgent first, then by due time (rows of :data:`QUEUE_COLUMNS`;
-    the people's names come from :func:`names_of`)."""
+    """The clinicians' queue: urgent first, then by due time (rows of :data:`QUEUE_COLUMNS`)."""
     stmt = select(*QUEUE_COLUMNS)
     if f.status:
         stmt = stmt.where(SupportRequest.status == Status(f.status))
@@ -650,15 +657,6 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     )
 
 
-def names_of(user_ids: Iterable[int | None]) -> dict[int, str]:
-    """Full names by user id, in one query (the queue's therapists and owners)."""
-    ids = {user_id for user_id in user_ids if user_id is not None}
-    if not ids:
-        return {}
-    rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return {user_id: name for user_id, name in rows}
-
-
 def queue_counts(now: datetime) -> dict[str, int]:
     """Unclaimed, overdue (no reply past the target) and active requests, now."""
     rows = db.session.execute(
@@ -673,13 +671,17 @@ def queue_counts(now: datetime) -> dict[str, int]:
     return {"unclaimed": rows[0] or 0, "overdue": rows[1] or 0, "active": rows[2] or 0}
 
 
+# A request's history is read with its people in the same statement (outer joins): a thread
+# has a handful of rows, and a second round trip for their names cost more than the join.
+
+
 def visible_events(request: SupportRequest) -> list[SupportEvent]:
     """The history a therapist may see: never an internal row (filtered in SQL)."""
     return list(
         db.session.scalars(
             select(SupportEvent)
             .where(SupportEvent.request_id == request.id, SupportEvent.internal.is_(False))
-            .options(selectinload(SupportEvent.actor))
+            .options(joinedload(SupportEvent.actor))
             .order_by(SupportEvent.id)
         )
     )
@@ -690,7 +692,7 @@ def all_events(request: SupportRequest) -> list[SupportEvent]:
         db.session.scalars(
             select(SupportEvent)
             .where(SupportEvent.request_id == request.id)
-            .options(selectinload(SupportEvent.actor), selectinload(SupportEvent.assignee))
+            .options(joinedload(SupportEvent.actor), joinedload(SupportEvent.assignee))
             .order_by(SupportEvent.id)
         )
     )

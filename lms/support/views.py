@@ -310,9 +310,6 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
         "page": page,
         "now": now,
         "timings": {r.id: timing(r, now) for r in page.items},
-        "names": services.names_of(
-            [r.therapist_id for r in page.items] + [r.claimed_by_id for r in page.items]
-        ),
         "alerts": alerts,
         "on_call": on_call,
         "is_on_call": user.role == Role.CLINICIAN and any(u.id == user.id for u in on_call),

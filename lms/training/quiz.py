@@ -257,7 +257,7 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
     if question.kind == "description":
         raise TrainingError("That item takes no answer.")
     try:
-        grade(question, response)  # validates shape and choices
+        graded = grade(question, response)  # validates shape and choices
     except ResponseError as exc:
         raise TrainingError(f"That answer is not valid: {exc}") from exc
     row = _answer_row(attempt, position)
@@ -268,9 +268,18 @@ def save_answer(attempt: QuizAttempt, position: int, response: Any) -> AttemptAn
         attempt.answers.append(row)
     row.response = response
     row.saved_at = utcnow()
+    # Its score, kept with it (never shown before the attempt is finished; the analytics read
+    # finished attempts only): the submit's scoring then finds it already right and writes
+    # only what changed, instead of one more UPDATE of every saved answer.
+    row.fraction = stored_fraction(question.kind, graded.fraction)
     # Not flushed here: the caller's commit writes it, and a submit that saves every
     # answer the page still holds writes them together (one batch, not one per answer).
     return row
+
+
+def stored_fraction(kind: str, graded: float | None) -> float | None:
+    """An answer's score as stored: None for what is not auto-scored, 0 when grading gave none."""
+    return None if kind in AUTO_SCORED_EXCLUDED else (graded or 0.0)
 
 
 def expire_if_due(attempt: QuizAttempt, now: datetime | None = None) -> bool:
@@ -307,11 +316,13 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
         fraction = 0.0
         if row is not None:
             try:
-                fraction = grade(frozen.question, row.response).fraction or 0.0
+                fraction = stored_fraction(
+                    frozen.question.kind, grade(frozen.question, row.response).fraction
+                )
             except ResponseError:
                 fraction = 0.0
-            row.fraction = fraction
-        total += fraction
+            row.fraction = fraction  # no UPDATE when the save already wrote the same value
+        total += fraction or 0.0
     attempt.score = total / counted if counted else 0.0
     attempt.passed = attempt.score * 100 >= attempt.pass_mark - 1e-9
     attempt.status = status

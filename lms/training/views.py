@@ -47,11 +47,26 @@ def _course_or_404(slug: str) -> Course:
     return course
 
 
-def _enrollment_or_redirect(course: Course) -> Enrollment | None:
-    enrollment = services.get_enrollment(current_user_obj(), course)
-    if enrollment is None or not enrollment.is_open:
-        return None
-    return enrollment
+def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
+    """The course (404 if there is none, or none published) and the learner's enrolment in it,
+    if any, in one statement: every course page needs both."""
+    user = current_user_obj()
+    found = db.session.execute(
+        select(Course, Enrollment)
+        .outerjoin(
+            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
+        )
+        .where(Course.slug == slug)
+    ).first()
+    if found is None or found[0].current_version_id is None:
+        abort(404)
+    return found[0], found[1]
+
+
+def _course_and_open_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
+    """The course (or 404) and the learner's enrolment if it is open (None otherwise)."""
+    course, enrollment = _course_and_enrollment(slug)
+    return course, (enrollment if enrollment is not None and enrollment.is_open else None)
 
 
 @bp.route("/courses")
@@ -72,8 +87,7 @@ def catalogue() -> Any:
 
 @bp.route("/courses/<slug>")
 def course(slug: str) -> Any:
-    course = _course_or_404(slug)
-    enrollment = services.get_enrollment(current_user_obj(), course)
+    course, enrollment = _course_and_enrollment(slug)
     progress = services.course_progress(enrollment) if enrollment and enrollment.is_open else None
     modules = progress.modules if progress else None
     version = course.current_version
@@ -117,8 +131,7 @@ def enroll(slug: str) -> Any:
 
 @bp.route("/courses/<slug>/modules/<module_slug>")
 def lesson(slug: str, module_slug: str) -> Any:
-    course = _course_or_404(slug)
-    enrollment = _enrollment_or_redirect(course)
+    course, enrollment = _course_and_open_enrollment(slug)
     if enrollment is None:
         flash("Enrol in the course to open its modules.", "info")
         return redirect(url_for("training.course", slug=slug))
@@ -153,8 +166,7 @@ def lesson(slug: str, module_slug: str) -> Any:
 
 @bp.route("/courses/<slug>/modules/<module_slug>/complete", methods=["POST"])
 def complete_lesson(slug: str, module_slug: str) -> Any:
-    course = _course_or_404(slug)
-    enrollment = _enrollment_or_redirect(course)
+    course, enrollment = _course_and_open_enrollment(slug)
     if enrollment is None or not ConfirmForm().validate_on_submit():
         abort(404 if enrollment is None else 400)
     try:
@@ -225,8 +237,7 @@ def _attempt_context(attempt: QuizAttempt) -> tuple[Enrollment, Any]:
 
 @bp.route("/courses/<slug>/modules/<module_slug>/quiz", methods=["POST"])
 def start_quiz(slug: str, module_slug: str) -> Any:
-    course = _course_or_404(slug)
-    enrollment = _enrollment_or_redirect(course)
+    course, enrollment = _course_and_open_enrollment(slug)
     if enrollment is None or not ConfirmForm().validate_on_submit():
         abort(404 if enrollment is None else 400)
     try:
@@ -370,8 +381,7 @@ def _module_slug(attempt: QuizAttempt) -> str:
 
 @bp.route("/courses/<slug>/evaluation", methods=["GET", "POST"])
 def evaluation(slug: str) -> Any:
-    course = _course_or_404(slug)
-    enrollment = _enrollment_or_redirect(course)
+    course, enrollment = _course_and_open_enrollment(slug)
     if enrollment is None:
         return redirect(url_for("training.course", slug=slug))
     progress = services.course_progress(enrollment)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from sqlalchemy import select
 
@@ -136,3 +137,34 @@ def test_deactivation_ends_every_session(app, client, make_user, login) -> None:
     client.post(f"/admin/users/{therapist.id}/active", data={"active": "0", "reason": "test"})
     assert their.get("/dashboard").headers["Location"].startswith("/login")
     assert all(r.end_reason == "deactivated" for r in _rows(therapist))
+
+
+def _session_cookies(response) -> list[str]:
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("lms_session=")]
+
+
+def test_the_cookie_is_written_when_the_session_changes_not_on_every_page(
+    app, client, make_user
+) -> None:
+    user = make_user()
+    response = log_in(client, user)
+    [written] = _session_cookies(response)
+    # It lives as long as the longest session the server allows.
+    expires = parsedate_to_datetime(written.split("Expires=")[1].split(";")[0])
+    lifetime = timedelta(hours=app.config["SESSION_MAX_HOURS"])
+    assert abs(expires - (datetime.now(UTC) + lifetime)) < timedelta(minutes=2)
+    client.get("/dashboard")  # shows (and so removes) the welcome message: written
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and _session_cookies(page) == []
+    # The cookie in the browser still opens the session: nothing was lost by not rewriting it.
+    assert client.get("/account").status_code == 200
+    # A change to the session (a flash message here) is written.
+    assert _session_cookies(client.post("/logout"))
+
+
+def test_the_session_cookie_outlives_the_longest_session() -> None:
+    from lms.config import load_config
+
+    settings = load_config(environ={"SESSION_MAX_HOURS": "30"})
+    assert settings["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=30)
+    assert load_config(environ={})["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=12)

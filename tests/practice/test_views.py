@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lms.audit import AuditEvent
 from lms.db import utcnow
@@ -200,6 +200,43 @@ def test_the_dashboard_notice_lists_pending_offers(app, offered, make_partner) -
         login_user(other)
         html = render_template_string(snippet, certification=certification_status(other))
         assert "waiting for your answer" not in html
+
+
+def test_the_dashboard_reads_the_waiting_offers_with_the_session(
+    client, login, offered, make_partner, count_queries
+) -> None:
+    """The number of waiting offers rides on the log-in session's statement: a partner with
+    none pays no statement for the notice; one with an offer sees it; an expired one is not
+    counted."""
+    _, partner, _, offer = offered
+    login(partner)
+    client.get("/dashboard")  # the welcome message
+    with count_queries as q:
+        html = client.get("/dashboard").get_data(as_text=True)
+    assert "1 patient match is waiting for your answer." in html
+    assert any("match_offers" in sql for sql in q.statements[1:]), "the offer list is read"
+
+    # Expired, not yet closed by the job.
+    db.session.execute(
+        update(MatchOffer)
+        .where(MatchOffer.id == offer.id)
+        .values(expires_at=utcnow() - timedelta(minutes=1))
+    )
+    db.session.commit()
+    with count_queries as q:
+        html = client.get("/dashboard").get_data(as_text=True)
+    assert "waiting for your answer" not in html
+    assert "match_offers" in q.statements[0]  # the count, with the session
+    assert not any("match_offers" in sql for sql in q.statements[1:])
+
+    client.post("/logout")
+    login(make_partner(full_name="No Offers"))
+    client.get("/dashboard")
+    with count_queries as q:
+        html = client.get("/dashboard").get_data(as_text=True)
+    assert "Certified" in html or "certified" in html
+    assert "waiting for your answer" not in html
+    assert not any("match_offers" in sql for sql in q.statements[1:])
 
 
 URLS_PARTNER = ["/practice/profile", "/practice/offers", "/practice/offers/1"]

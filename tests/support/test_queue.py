@@ -60,6 +60,33 @@ def test_the_queue_lists_urgent_first_then_by_due_time(
     assert _rows(resolved_page) == [resolved.id]
 
 
+def test_each_row_names_the_therapist_and_the_owner(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    first, second = make_certified(), make_certified()
+    claimed = make_request(first, urgency="urgent")
+    waiting = make_request(second, urgency="routine")
+    owner = make_user("clinician")
+    services.claim(claimed.id, owner.id)
+    db.session.commit()
+    login(make_user("clinician"))
+
+    def cells(html: str, request_id: int) -> tuple[str, str]:
+        row = html.split(f'href="/clinical/support/{request_id}">#{request_id}</a>', 1)[1]
+        therapist = row.split('data-label="Therapist">', 1)[1].split("</td>", 1)[0]
+        status = row.split('data-label="Status">', 1)[1].split("</td>", 1)[0]
+        return therapist, status
+
+    for path in ("/clinical/support", "/clinical/support?urgency=urgent", "/clinical/support/live"):
+        html = client.get(path).get_data(as_text=True)
+        therapist, status = cells(html, claimed.id)
+        assert therapist == first.full_name, path
+        assert f'<span class="muted">{owner.full_name}</span>' in status, path
+    html = client.get("/clinical/support").get_data(as_text=True)
+    therapist, status = cells(html, waiting.id)
+    assert therapist == second.full_name and "muted" not in status
+
+
 def test_due_times_show_in_the_clinicians_time_zone(
     client, make_certified, make_request, make_user, login
 ) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from lms.db import utcnow
 from lms.extensions import db
 from lms.training.models import (
+    AttemptAnswer,
     AttemptStatus,
     Certificate,
     Enrollment,
@@ -328,3 +329,29 @@ def test_an_attempts_questions_are_parsed_once_and_again_when_replaced(
     assert quiz.frozen_questions(attempt)[0].question.text == "Changed?"
     assert quiz.frozen_question(attempt, 0).question.text == "Changed?"
     assert len(parsed) == 2 * len(attempt.questions)
+
+
+def test_saved_answers_keep_their_score_and_the_submit_rewrites_none(
+    client, learner, count_queries
+) -> None:
+    _enroll(client)
+    _complete_lesson(client, "01-basics")
+    attempt = _start(client)
+    _answer_all(client, attempt, 0, "false")  # Capital: the first choice; Sky: wrong
+    pos = _positions(attempt)
+    saved = {
+        a.position: a.fraction
+        for a in db.session.scalars(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id)
+        )
+    }
+    capital = attempt.questions[pos["Capital"]]["question"]["answers"][0]["text"]
+    assert saved == {pos["Capital"]: 1.0 if capital == "Paris" else 0.0, pos["Sky"]: 0.0}
+    # The submit (the page re-sends the saved answers) scores them without rewriting them.
+    form = {f"q{pos['Capital']}": "0", f"q{pos['Sky']}": "false"}
+    with count_queries as q:
+        assert client.post(f"/attempts/{attempt.id}/submit", data=form).status_code == 302
+    assert not [s for s in q.statements if s.lstrip().startswith("UPDATE attempt_answers")]
+    attempt = db.session.get(QuizAttempt, attempt.id, populate_existing=True)
+    assert attempt.status == AttemptStatus.SUBMITTED
+    assert attempt.score == sum(saved.values()) / 2
