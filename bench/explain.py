@@ -63,8 +63,8 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "directory page": directory.limit(25),
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),
-        "directory search": search.limit(25),
-        "directory search count": first_page_count(search, 25),
+        # A name search is counted with its rows (paginate's count_with_rows).
+        "directory search": search.add_columns(func.count().over()).limit(25),
         "audit page": audit.limit(50),
         "audit count": first_page_count(audit, 50),
         "audit by actor page": by_actor.limit(50),

@@ -259,6 +259,7 @@ def paginate(
     per_page: int,
     count_limit: int | None = None,
     total: int | None = None,
+    count_with_rows: bool = False,
 ) -> Page:
     """Run ``stmt`` for one page, with a count of its rows up to a limit.
 
@@ -268,8 +269,33 @@ def paginate(
     however deep. When there were more rows than that, ``total`` is an :class:`AtLeast`.
     ``count_limit`` defaults to :data:`COUNT_LIMIT` (read at call time). A caller that has
     just counted the same rows passes ``total`` and nothing is counted again.
+
+    ``count_with_rows``: count every matching row in the page's own statement (a window
+    count) instead of a statement of its own: for a filter that makes the database look at
+    every candidate row anyway (a text search over names), where a separate count would
+    read them all a second time. The count is then exact (no limit): use it only on lists
+    whose matches are bounded (the therapists). A page past the end, and a DISTINCT
+    statement (whose rows the window would count before they are made distinct), are counted
+    the usual way. ``stmt`` must return one entity or column per row.
     """
     page = max(1, page)
+    if (
+        count_with_rows
+        and total is None
+        and not _is_distinct(stmt)
+        and page * per_page < _MAX_COUNT_WINDOW
+    ):
+        shown = (
+            stmt.add_columns(func.count().over().label("lms_total"))
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        found = session.execute(shown).all()
+        if found:
+            items = [row[0] for row in found]
+            return Page(items=items, page=page, per_page=per_page, total=int(found[0][-1]))
+        if page == 1:
+            return Page(items=[], page=1, per_page=per_page, total=0)
     limit = COUNT_LIMIT if count_limit is None else count_limit
     window = max(limit, page * per_page) + 1
     if total is None:
@@ -300,6 +326,10 @@ def page_of(items: Sequence[Any], page: int, per_page: int) -> Page:
     return Page(items=shown, page=page, per_page=per_page, total=len(items))
 
 
+def _is_distinct(stmt: Select[Any]) -> bool:
+    return bool(getattr(stmt, "_distinct", False) or getattr(stmt, "_distinct_on", ()))
+
+
 def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:
     """``SELECT count(*)`` of the rows ``stmt`` returns, at most ``limit`` of them.
 
@@ -309,7 +339,7 @@ def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:
     instead of carrying every column of every row to the count.
     """
     counted = stmt.order_by(None)
-    if not (getattr(stmt, "_distinct", False) or getattr(stmt, "_distinct_on", ())):
+    if not _is_distinct(stmt):
         counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True)
     if limit is not None:
         counted = counted.limit(limit)

@@ -89,6 +89,8 @@ def therapists() -> Any:
         reports.directory_query(filters, now),
         _page_arg(),
         current_app.config["PER_PAGE"],
+        # A name search reads every therapist's name anyway: counted with the page's rows.
+        count_with_rows=bool(filters.q),
     )
     rows = reports.directory_rows(list(page.items), now)
     return render_template("admin/therapists.html", form=form, page=page, rows=rows), (

@@ -125,3 +125,29 @@ def test_the_audit_log_says_more_than_the_limit(
     assert "Showing 101–130 of 130" in html
     assert "Page 3 of 3" in html
     assert 'rel="next"' not in html
+
+
+def test_counting_with_the_rows_is_one_statement_and_the_same_page(
+    rows: None, count_queries: QueryCounter
+) -> None:
+    with count_queries as q:
+        page = paginate(db.session, _stmt(), 2, 10, count_with_rows=True)
+    assert q.count == 1
+    assert "over" in q.statements[0].lower()
+    separate = paginate(db.session, _stmt(), 2, 10)
+    assert [e.id for e in page.items] == [e.id for e in separate.items]
+    assert page.total == separate.total == ROWS and page.total_is_exact
+    assert [page.first_index, page.last_index, page.has_next] == [11, 20, True]
+
+
+def test_counting_with_the_rows_past_the_end_or_with_no_match(
+    rows: None, count_queries: QueryCounter
+) -> None:
+    for number in (9, 10**30):  # past the end: clamped (10**30 fits no OFFSET: not tried)
+        page = paginate(db.session, _stmt(), number, 10, count_with_rows=True)
+        assert page.page == 3 and page.total == ROWS and len(page.items) == ROWS - 20
+    distinct = select(AuditEvent.action).where(AuditEvent.action == ACTION).distinct()
+    assert paginate(db.session, distinct, 1, 10, count_with_rows=True).total == 1
+    with count_queries as q:
+        empty = paginate(db.session, _stmt().where(AuditEvent.id < 0), 1, 10, count_with_rows=True)
+    assert q.count == 1 and empty.total == 0 and empty.items == [] and empty.pages == 1

@@ -54,7 +54,7 @@ BOUNDS = {
     "support_file": 9,
     "staff_review": 5,
     "admin_dashboard": 10,
-    "admin_search": 5,
+    "admin_search": 4,
     "audit_log": 3,
     "webhook": 4,
 }
