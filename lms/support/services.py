@@ -592,15 +592,15 @@ class QueueFilter:
     q: str = ""
 
 
-# What a row of the clinicians' queue shows (and its timing badge needs): columns, not
-# entities, so a page builds no ORM objects and decrypts nothing it does not show.
 def _name_of(user_id: Any) -> Any:
     """The full name of the user ``user_id`` (a column of the row being read) as a column."""
     return select(User.full_name).where(User.id == user_id).scalar_subquery()
 
 
-# The people's names are columns of the page's own statement: a subquery per shown row (the
-# database runs them for the page's rows only, by primary key), not a second round trip.
+# What a row of the clinicians' queue shows (and its timing badge needs): columns, not
+# entities, so a page builds no ORM objects and decrypts nothing it does not show. The
+# people's names are columns too: a subquery per shown row (the database runs them for the
+# page's rows only, by primary key), not a second round trip.
 QUEUE_COLUMNS = (
     SupportRequest.id,
     SupportRequest.therapist_id,
