@@ -334,14 +334,14 @@ def open_attempts(
     db.session.flush()
     from lms.training.gift import grade
     from lms.training.models import AttemptAnswer
-    from lms.training.quiz import stored_fraction
+    from lms.training.quiz import AUTO_SCORED_EXCLUDED, stored_fraction
 
     # The answers as the page's answer saves would have left them (with their score).
     for _user, attempt, questions in made:
         if attempt.id in snapshot.attempts:
             continue
         for position, question in enumerate(questions):
-            if question.kind not in ("essay", "description"):
+            if question.kind not in AUTO_SCORED_EXCLUDED:
                 response = ideal_response(question)
                 db.session.add(
                     AttemptAnswer(
@@ -439,11 +439,12 @@ def answer_fields(position: int, question: Any) -> dict[str, Any]:
     """The form fields the attempt page posts for one question's best answer."""
     from lms.training.demo import ideal_response
     from lms.training.forms import field_name
+    from lms.training.quiz import AUTO_SCORED_EXCLUDED
 
     name = field_name(position)
     response = ideal_response(question)
     kind = question.kind
-    if kind in ("essay", "description"):
+    if kind in AUTO_SCORED_EXCLUDED:  # not auto-scored: the benchmark leaves them unanswered
         return {}
     if kind == "multiresponse":
         return {name: [str(v) for v in response], f"{name}-present": "1"}

@@ -190,7 +190,6 @@ LAYERS = (
     ("/wtforms/", "Flask extensions"),
     ("/flask/", "Flask"),
     ("/itsdangerous/", "Flask"),
-    ("/work/main/lms/", "the app (lms/)"),
     ("/lms/", "the app (lms/)"),
 )
 

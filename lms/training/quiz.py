@@ -52,21 +52,26 @@ def frozen_questions(attempt: QuizAttempt) -> list[FrozenQuestion]:
     the JSON is parsed the first time only. The list is the attempt's own (a regrade
     assigns a new one), so a changed attempt is parsed afresh.
     """
-    questions = attempt.questions
-    parsed = getattr(attempt, _PARSED, None)
-    if parsed is not None and parsed[0] is questions:
-        return list(parsed[1])
-    frozen = [_frozen(i, entry) for i, entry in enumerate(questions)]
-    setattr(attempt, _PARSED, (questions, frozen))
-    return list(frozen)
+    parsed = _parsed(attempt)
+    if parsed is None:
+        questions = attempt.questions
+        parsed = [_frozen(i, entry) for i, entry in enumerate(questions)]
+        setattr(attempt, _PARSED, (questions, parsed))
+    return list(parsed)
 
 
 def frozen_question(attempt: QuizAttempt, position: int) -> FrozenQuestion:
     """One of the attempt's questions (an answer save needs only the one it answers)."""
-    parsed = getattr(attempt, _PARSED, None)
-    if parsed is not None and parsed[0] is attempt.questions:
-        return parsed[1][position]
+    parsed = _parsed(attempt)
+    if parsed is not None:
+        return parsed[position]
     return _frozen(position, attempt.questions[position])
+
+
+def _parsed(attempt: QuizAttempt) -> list[FrozenQuestion] | None:
+    """The questions parsed earlier from the attempt's current list, if any."""
+    kept = getattr(attempt, _PARSED, None)
+    return kept[1] if kept is not None and kept[0] is attempt.questions else None
 
 
 def _frozen(position: int, entry: dict[str, Any]) -> FrozenQuestion:

@@ -41,7 +41,10 @@ bp = Blueprint("training", __name__)
 
 
 def _course_or_404(slug: str) -> Course:
-    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    return _published_or_404(db.session.scalar(select(Course).where(Course.slug == slug)))
+
+
+def _published_or_404(course: Course | None) -> Course:
     if course is None or course.current_version_id is None:
         abort(404)
     return course
@@ -58,9 +61,9 @@ def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
         )
         .where(Course.slug == slug)
     ).first()
-    if found is None or found[0].current_version_id is None:
+    if found is None:
         abort(404)
-    return found[0], found[1]
+    return _published_or_404(found[0]), found[1]
 
 
 def _course_and_open_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
