@@ -52,9 +52,8 @@ def record(db_session: Any) -> Callable[..., Measurement]:
             answers = answers_for(answers, 7 if instrument == "gad7" else 9)
         referral = db.session.get(Referral, referral.id)  # the client's requests detach it
         actor = db.session.get(User, by.id) if by else referral.therapist
-        row = services.record_measurement(
-            referral, instrument, answers, day or date.today() - timedelta(days=1), actor
-        )
+        day = day or services.local_today(actor) - timedelta(days=1)
+        row = services.record_measurement(referral, instrument, answers, day, actor)
         db.session.commit()
         return row
 

@@ -76,8 +76,9 @@ def test_a_therapist_cannot_record_against_anothers_referral_by_service(
 
     owner, other = make_certified(), make_certified()
     referral = make_referral(owner)
-    with pytest.raises(services.OutcomeError):
-        services.record_measurement(referral, "gad7", [0] * 7, date.today(), other)
+    yesterday = services.local_today(owner) - timedelta(days=1)
+    with pytest.raises(services.OutcomeError, match="your own referred patients only"):
+        services.record_measurement(referral, "gad7", [0] * 7, yesterday, other)
     assert db.session.scalar(select(func.count()).select_from(Measurement)) == 0
 
 

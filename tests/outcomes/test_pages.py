@@ -97,7 +97,7 @@ def test_phq9_item_9_above_0_shows_the_safety_prompt(
     # The summary flags the patient.
     assert "PHQ-9 item 9: check safety" in _text(client.get("/outcomes"))
     # A later PHQ-9 with item 9 at 0: no prompt at the top of the patient page any more.
-    record(referral, "phq9", PHQ9_13, date.today())
+    record(referral, "phq9", PHQ9_13, services.local_today(user))
     patient = _text(client.get(f"/outcomes/patients/{referral.id}"))
     assert 'role="alert"' not in patient and "Item 9: More than half the days" in patient
 
@@ -176,7 +176,8 @@ def test_the_patient_page_has_the_chart_and_the_table(
     user = make_certified()
     referral = make_referral(user, gad7=15, phq9=None)
     login(user)
-    start = date.today() - timedelta(weeks=12)
+    # Twelve weeks up to today in the therapist's zone (the machine's date can be a day ahead).
+    start = services.local_today(user) - timedelta(weeks=12)
     for week, (gad, phq) in enumerate([(16, 19), (12, 14), (7, 8)]):
         day = start + timedelta(weeks=6 * week)
         record(referral, "gad7", gad, day)
