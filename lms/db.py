@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -105,8 +105,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Requests that change things take SQLite's write lock when their transaction begins. A
+# deferred transaction that has read cannot start writing once another connection has
+# committed since its read began: SQLite refuses at once ("database is locked"), whatever the
+# busy timeout, and the request fails (a card payment did, while Stripe's webhook wrote the
+# same payment). BEGIN IMMEDIATE waits its turn (the busy timeout) instead. Pages that only
+# read keep deferred transactions, so they never wait for a writer (WAL).
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    writes = has_request_context() and request.method not in _READ_METHODS
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def retry_if_locked(session: Any, action: Callable[[], T], attempts: int = 3) -> T:
