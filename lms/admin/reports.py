@@ -359,7 +359,7 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
     )
     return TherapistRecord(
         status=certification.certification_status(user, now),
-        progress=training.courses_progress(training.user_enrollments(user)),
+        progress=training.learner_progress(user),
         attempts=list(
             db.session.execute(
                 select(QuizAttempt, ModuleVersion.title)

@@ -21,11 +21,13 @@ from sqlalchemy import (
     bindparam,
     exists,
     false,
+    func,
     select,
     true,
 )
 
 from lms import audit
+from lms.accounts import sessions
 from lms.accounts.models import Role, User
 from lms.certification import agreements
 from lms.certification.agreements import Agreement
@@ -195,17 +197,43 @@ def _record(
     )
 
 
+# The highest agreement version the user accepted (0: none), read with the log-in session
+# on the dashboard, whose checklist would otherwise ask for it in a statement of its own.
+LATEST_ACCEPTED = "latest_accepted_agreement"
+sessions.load_with_session_on(
+    LATEST_ACCEPTED,
+    sessions.PageRider(
+        applies=lambda endpoint: endpoint == "main.dashboard",
+        version=lambda: None,
+        column=lambda _version: (
+            select(func.coalesce(func.max(AgreementAcceptance.version), 0))
+            .where(AgreementAcceptance.user_id == User.id)
+            .scalar_subquery()
+        ),
+        params=lambda _now: {},
+    ),
+)
+
+
 def _agreement(user: User, current: Agreement | None) -> Requirement:
     label = "Current partner agreement (with the BAA) accepted"
     if current is None:
         return Requirement("agreement", label, False, "No partner agreement is published yet.")
-    row = accepted(user, current.version)
-    if row is not None:
+    latest = sessions.loaded(LATEST_ACCEPTED, user.id)
+    if latest is None:  # not read with this page's session
+        done = accepted(user, current.version) is not None
+        earlier = done or latest_acceptance(user) is not None
+    else:
+        # (A version above the current one: its file was withdrawn; ask for this one.)
+        done = latest == current.version or (
+            latest > current.version and accepted(user, current.version) is not None
+        )
+        earlier = latest > 0
+    if done:
         return Requirement("agreement", label, True, f"You accepted {current.label}.")
-    earlier = latest_acceptance(user)
     detail = (
         f"A new version ({current.version}) replaces the one you accepted; read and accept it."
-        if earlier is not None
+        if earlier
         else "Read and accept the partner agreement."
     )
     return Requirement(

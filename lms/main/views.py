@@ -39,9 +39,7 @@ def dashboard() -> Any:
     now = utcnow()
     if user.role.value == "therapist":
         certificates = certification.user_certificates(user)
-        learning = training.courses_progress(
-            [e for e in training.user_enrollments(user) if e.is_open], certificates
-        )
+        learning = training.learner_progress(user, certificates, open_only=True)
         licensure_overview = licensure.overview(user)
         status = certification.certification_status(
             user,

@@ -38,8 +38,8 @@ _WROTE = "lms.outlines_wrote"  # session.info: this transaction flushed somethin
 
 @dataclass(frozen=True, slots=True)
 class ModuleOutline:
-    """A module version without its lesson and questions (``lesson_html`` and
-    ``questions`` read them from the database when a page needs them)."""
+    """A module version without its lesson and questions (``questions`` reads them from the
+    database when a page needs them; the lesson page reads its lesson with its course)."""
 
     id: int
     course_id: int
@@ -53,13 +53,6 @@ class ModuleOutline:
     @property
     def has_quiz(self) -> bool:
         return self.quiz_settings is not None
-
-    @property
-    def lesson_html(self) -> str:
-        return (
-            db.session.scalar(select(ModuleVersion.lesson_html).where(ModuleVersion.id == self.id))
-            or ""
-        )
 
     @property
     def questions(self) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -64,14 +64,22 @@ def listed_courses() -> list[Course]:
     )
 
 
-def user_enrollments(user: User) -> list[Enrollment]:
-    return list(
-        db.session.scalars(
-            select(Enrollment)
-            .where(Enrollment.user_id == user.id)
-            .order_by(Enrollment.enrolled_at)
-            .options(joinedload(Enrollment.course))
-        )
+def learner_progress(
+    user: User, certificates: Sequence[Certificate] | None = None, *, open_only: bool = False
+) -> list[CourseProgress]:
+    """The progress in each of the learner's enrolments (open ones only with ``open_only``),
+    oldest first. Whether each course evaluation is in is read with the enrolments."""
+    evaluated = exists().where(EvaluationResponse.enrollment_id == Enrollment.id)
+    rows = db.session.execute(
+        select(Enrollment, evaluated)
+        .where(Enrollment.user_id == user.id)
+        .order_by(Enrollment.enrolled_at)
+        .options(joinedload(Enrollment.course))
+    ).all()
+    return courses_progress(
+        [e for e, _done in rows if e.is_open or not open_only],
+        certificates,
+        evaluated={e.id for e, done in rows if done},
     )
 
 
@@ -160,13 +168,63 @@ class ModuleState:
         return bool(self.progress and self.progress.completed_at)
 
 
+class _Finishing:
+    """The course evaluations and newest certificates of a list of enrolments, read for the
+    whole list the first time a page asks for either (one statement each, or none for
+    certificates the caller has read): most pages that show progress (a lesson, a quiz)
+    never look at them."""
+
+    def __init__(
+        self,
+        enrollment_ids: set[int],
+        certificates: Sequence[Certificate] | None,
+        evaluated: set[int] | None,
+    ) -> None:
+        self._ids = enrollment_ids
+        self._evaluated = evaluated
+        self._certificates = certificates
+        self._newest: dict[int, Certificate] | None = None
+
+    def evaluated(self, enrollment_id: int) -> bool:
+        if self._evaluated is None:
+            self._evaluated = set(
+                db.session.scalars(
+                    select(EvaluationResponse.enrollment_id).where(
+                        EvaluationResponse.enrollment_id.in_(self._ids)
+                    )
+                )
+            )
+        return enrollment_id in self._evaluated
+
+    def certificate(self, enrollment_id: int) -> Certificate | None:
+        if self._newest is None:
+            certificates = self._certificates
+            if certificates is None:
+                certificates = db.session.scalars(
+                    select(Certificate).where(Certificate.enrollment_id.in_(self._ids))
+                ).all()
+            self._newest = {}
+            for found in sorted(certificates, key=lambda c: (c.issued_at, c.id), reverse=True):
+                if found.enrollment_id in self._ids:
+                    self._newest.setdefault(found.enrollment_id, found)
+        return self._newest.get(enrollment_id)
+
+
 @dataclass
 class CourseProgress:
     enrollment: Enrollment
     modules: list[ModuleState]
     evaluation_required: bool
-    evaluation_done: bool
-    certificate: Certificate | None
+    _finishing: _Finishing = field(repr=False)
+
+    @property
+    def evaluation_done(self) -> bool:
+        return self._finishing.evaluated(self.enrollment.id)
+
+    @property
+    def certificate(self) -> Certificate | None:
+        """The enrolment's newest certificate, if any."""
+        return self._finishing.certificate(self.enrollment.id)
 
     @property
     def completed_modules(self) -> int:
@@ -235,11 +293,15 @@ def course_progress(enrollment: Enrollment) -> CourseProgress:
 
 
 def courses_progress(
-    enrollments: Sequence[Enrollment], certificates: Sequence[Certificate] | None = None
+    enrollments: Sequence[Enrollment],
+    certificates: Sequence[Certificate] | None = None,
+    evaluated: set[int] | None = None,
 ) -> list[CourseProgress]:
-    """Progress in each enrolment, in five queries whatever the number of enrolments and
-    modules (the dashboard shows every course of a learner). ``certificates``: every
-    certificate of these enrolments' learners, when the caller has read them (then four)."""
+    """Progress in each enrolment, in one statement whatever the number of enrolments and
+    modules (the dashboard shows every course of a learner; outlines are kept per process),
+    and one more each for the evaluations and the certificates, when a page first asks for
+    them. ``certificates``: every certificate of these enrolments' learners, and
+    ``evaluated``: the ids of those with their evaluation in, when the caller has read them."""
     if not enrollments:
         return []
     # By id, not the relationship: a sync in this session may have just moved the learner.
@@ -256,22 +318,7 @@ def courses_progress(
             )
         )
     }
-    enrollment_ids = {e.id for e in enrollments}
-    evaluated = set(
-        db.session.scalars(
-            select(EvaluationResponse.enrollment_id).where(
-                EvaluationResponse.enrollment_id.in_(enrollment_ids)
-            )
-        )
-    )
-    if certificates is None:
-        certificates = db.session.scalars(
-            select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids))
-        ).all()
-    newest: dict[int, Certificate] = {}
-    for certificate in sorted(certificates, key=lambda c: (c.issued_at, c.id), reverse=True):
-        if certificate.enrollment_id in enrollment_ids:
-            newest.setdefault(certificate.enrollment_id, certificate)
+    finishing = _Finishing({e.id for e in enrollments}, certificates, evaluated)
     out = []
     for enrollment in enrollments:
         version = versions[enrollment.course_version_id]
@@ -281,15 +328,7 @@ def courses_progress(
             progress = rows.get((enrollment.user_id, module.id))
             states.append(ModuleState(module, position, progress, unlocked))
             unlocked = unlocked and bool(progress and progress.completed_at)
-        out.append(
-            CourseProgress(
-                enrollment,
-                states,
-                version.evaluation_required,
-                enrollment.id in evaluated,
-                newest.get(enrollment.id),
-            )
-        )
+        out.append(CourseProgress(enrollment, states, version.evaluation_required, finishing))
     return out
 
 

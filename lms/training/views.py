@@ -15,7 +15,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -30,8 +30,10 @@ from lms.training.models import (
     AttemptStatus,
     Certificate,
     Course,
+    CourseVersionModule,
     Enrollment,
     EnrollmentStatus,
+    ModuleVersion,
     QuizAttempt,
 )
 from lms.training.services import LIKERT, TrainingError
@@ -50,12 +52,13 @@ def _published_or_404(course: Course | None) -> Course:
     return course
 
 
-def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
-    """The course (404 if there is none, or none published) and the learner's enrolment in it,
-    if any, in one statement: every course page needs both."""
+def _course_row(slug: str, *columns: Any) -> Row[Any]:
+    """The course (404 if there is none, or none published), the learner's enrolment in it
+    (None if none) and ``columns`` (of the enrolment's row), in one statement: every course
+    page needs the first two."""
     user = current_user_obj()
     found = db.session.execute(
-        select(Course, Enrollment)
+        select(Course, Enrollment, *columns)
         .outerjoin(
             Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
         )
@@ -63,7 +66,27 @@ def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
     ).first()
     if found is None:
         abort(404)
-    return _published_or_404(found[0]), found[1]
+    _published_or_404(found[0])
+    return found
+
+
+def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
+    course, enrollment = _course_row(slug)
+    return course, enrollment
+
+
+def _lesson_in_enrolled_version(module_slug: str) -> Any:
+    """The lesson's HTML of ``module_slug`` in the enrolment's course version, as a column of
+    :func:`_course_row` (no statement of its own; NULL without an enrolment or such module)."""
+    return (
+        select(ModuleVersion.lesson_html)
+        .join(CourseVersionModule, CourseVersionModule.module_version_id == ModuleVersion.id)
+        .where(
+            CourseVersionModule.course_version_id == Enrollment.course_version_id,
+            ModuleVersion.slug == module_slug,
+        )
+        .scalar_subquery()
+    )
 
 
 def _course_and_open_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
@@ -134,8 +157,8 @@ def enroll(slug: str) -> Any:
 
 @bp.route("/courses/<slug>/modules/<module_slug>")
 def lesson(slug: str, module_slug: str) -> Any:
-    course, enrollment = _course_and_open_enrollment(slug)
-    if enrollment is None:
+    course, enrollment, lesson_html = _course_row(slug, _lesson_in_enrolled_version(module_slug))
+    if enrollment is None or not enrollment.is_open:
         flash("Enrol in the course to open its modules.", "info")
         return redirect(url_for("training.course", slug=slug))
     progress = services.course_progress(enrollment)
@@ -158,6 +181,7 @@ def lesson(slug: str, module_slug: str) -> Any:
         "training/lesson.html",
         course=course,
         state=state,
+        lesson_html=lesson_html or "",
         progress=progress,
         attempt=attempt,
         eligibility=eligibility,

@@ -47,3 +47,30 @@ def test_seed_demo_certifies_the_partner_and_not_the_applicant(app, db_session) 
     assert not is_certified(applicant)
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "partner has accepted" in again.output
+
+
+def test_the_dashboard_reads_the_agreement_step_with_the_session(
+    client, make_certified, login, agreements_dir, count_queries
+) -> None:
+    """The highest version the therapist accepted rides on the log-in session's statement:
+    the checklist's agreement step asks nothing more, in each of its three states."""
+    from tests.certification.conftest import accept_current, publish_version
+
+    user = make_certified(skip=("agreement",))
+    login(user)
+    client.get("/dashboard")  # the welcome message
+
+    def agreement_step() -> str:
+        with count_queries as q:
+            page = client.get("/dashboard").get_data(as_text=True)
+        assert "agreement_acceptances" in q.statements[0]
+        assert not any("agreement_acceptances" in sql for sql in q.statements[1:])
+        return page
+
+    assert "— Read and accept the partner agreement." in agreement_step()
+    accept_current(user)
+    page = agreement_step()
+    assert "— You accepted" in page and "5 of 5" in page
+    publish_version(agreements_dir, 99)
+    page = agreement_step()
+    assert "— A new version (99) replaces the one you accepted" in page and "4 of 5" in page

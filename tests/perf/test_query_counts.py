@@ -41,8 +41,8 @@ from tests.perf.conftest import (
 
 # The most statements each page may run (session and user loading included).
 BOUNDS = {
-    "dashboard": 10,
-    "lesson": 7,
+    "dashboard": 8,
+    "lesson": 4,
     "answer_save": 3,
     "quiz_submit": 10,
     "verify": 1,

@@ -48,6 +48,11 @@ def _positions(attempt: QuizAttempt) -> dict[str, int]:
     return {entry["question"]["title"]: i for i, entry in enumerate(attempt.questions)}
 
 
+def _paris(attempt: QuizAttempt) -> int:
+    answers = attempt.questions[_positions(attempt)["Capital"]]["question"]["answers"]
+    return next(i for i, a in enumerate(answers) if a["text"] == "Paris")
+
+
 def _answer_all(client, attempt: QuizAttempt, capital: int, sky: str) -> None:
     pos = _positions(attempt)
     assert (
@@ -115,14 +120,7 @@ def test_pass_the_quiz_then_finish_and_get_the_certificate(client, learner, mail
     attempt = _start(client)
     page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
     assert "What is the capital of France?" in page
-    paris = next(
-        i
-        for i, a in enumerate(
-            attempt.questions[_positions(attempt)["Capital"]]["question"]["answers"]
-        )
-        if a["text"] == "Paris"
-    )
-    _answer_all(client, attempt, paris, "true")
+    _answer_all(client, attempt, _paris(attempt), "true")
     # a reload shows what was saved
     page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
     assert page.count("checked") == 2
@@ -132,7 +130,8 @@ def test_pass_the_quiz_then_finish_and_get_the_certificate(client, learner, mail
     result = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
     assert "100.0%" in result and "Passed" in result
     _complete_lesson(client, "02-practice")
-    # evaluation is required before the certificate
+    # evaluation is required before the certificate: two steps of three done
+    assert "67% complete" in client.get("/dashboard").get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
     missing = client.post(f"{BASE}/evaluation", data={"improve": "more"})
     assert missing.status_code == 422 and "Answer every required question" in missing.get_data(
@@ -355,3 +354,26 @@ def test_saved_answers_keep_their_score_and_the_submit_rewrites_none(
     attempt = db.session.get(QuizAttempt, attempt.id, populate_existing=True)
     assert attempt.status == AttemptStatus.SUBMITTED
     assert attempt.score == sum(saved.values()) / 2
+
+
+def test_the_learners_progress_reads_the_evaluation_with_the_enrolments(
+    client, learner, count_queries
+) -> None:
+    from lms.training import services
+
+    _enroll(client)
+    for module in ("01-basics", "02-practice"):
+        _complete_lesson(client, module)
+        if module == "01-basics":
+            attempt = _start(client)
+            _answer_all(client, attempt, _paris(attempt), "true")
+            assert client.post(f"/attempts/{attempt.id}/submit").status_code == 302
+    (before,) = services.learner_progress(learner)
+    assert before.all_modules_complete and not before.evaluation_done and before.percent == 67
+    client.post(f"{BASE}/evaluation", data={"objectives-met": "5", "improve": "nothing"})
+    with count_queries as q:
+        (after,) = services.learner_progress(learner)
+        assert after.evaluation_done and after.percent == 100
+    assert not any(sql.startswith("SELECT evaluation_responses") for sql in q.statements), (
+        q.statements
+    )

@@ -58,3 +58,21 @@ def test_changing_one_module_keeps_the_other_modules_completion(
     attempt = db.session.get(QuizAttempt, attempt.id)
     assert attempt.questions == frozen_before
     assert "capital of France" in attempt.questions[0]["question"]["text"]
+
+
+def test_the_lesson_page_shows_the_lesson_of_the_learners_course_version(
+    client, make_user, login, sync_courses, courses_dir
+) -> None:
+    sync_courses()
+    login(make_user())
+    client.post("/courses/mini-course/enroll")
+    client.post("/courses/mini-course/modules/01-basics/complete")
+    url = "/courses/mini-course/modules/01-basics"
+    page = client.get(url).get_data(as_text=True)
+    assert '<article class="lesson card">' in page and "A new paragraph." not in page
+    lesson = courses_dir / "mini-course/modules/01-basics/lesson.md"
+    lesson.write_text(lesson.read_text() + "\nA new paragraph.\n")
+    assert sync_courses()[0].moved_enrollments == 1
+    # The learner was moved to the new version: its lesson, not the old one's.
+    page = client.get(url).get_data(as_text=True)
+    assert "<p>A new paragraph.</p>" in page
