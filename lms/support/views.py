@@ -303,7 +303,9 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
         # Unfiltered, the queue is the active requests, just counted.
         total=counts["active"] if f == services.QueueFilter() else None,
     )
-    alerts = notifications.unread_alerts(user.id, limit=ALERTS_SHOWN)
+    # Read with the session for the badge: a clinician with none unread asks nothing more.
+    unread = sessions.loaded(notifications.UNREAD_ALERTS, user.id)
+    alerts = [] if unread == 0 else notifications.unread_alerts(user.id, limit=ALERTS_SHOWN)
     on_call = notifications.on_call_roster()
     context = {
         "form": form,

@@ -430,6 +430,24 @@ def test_alerts_are_listed_and_marked_read(
     assert "Your alerts" not in client.get("/clinical/support").get_data(as_text=True)
 
 
+def test_the_queue_asks_for_alerts_only_when_some_are_unread(
+    client, make_certified, make_user, make_request, login, on_call, count_queries
+) -> None:
+    """The unread count rides on the session (the navigation's badge): with none unread the
+    queue and its poll run no alert query; a new alert is listed at the next poll."""
+    clinician = on_call(make_user("clinician"))
+    login(clinician)
+    for url in ("/clinical/support", "/clinical/support/live"):
+        with count_queries as q:
+            html = client.get(url).get_data(as_text=True)
+        assert "Your alerts" not in html
+        assert "support_alerts" in q.statements[0]  # the badge's count, with the session
+        assert not any("support_alerts" in sql for sql in q.statements[1:]), url
+    request = make_request(make_certified())
+    live = client.get("/clinical/support/live").get_data(as_text=True)
+    assert "Your alerts" in live and f"New request: request #{request.id}" in live
+
+
 @pytest.mark.parametrize("role", ["therapist"])
 def test_therapists_get_403_on_staff_pages(client, make_certified, login, role) -> None:
     login(make_certified())
