@@ -16,7 +16,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from lms import create_app
@@ -94,3 +94,35 @@ def test_downgrade_to_base_and_up_again(empty_db_app) -> None:
         assert tables == set()
         upgrade()
         assert "users" in inspect(db.engine).get_table_names()
+
+
+def test_two_step_secrets_are_encrypted_and_decrypted_again(empty_db_app) -> None:
+    """e9f0a1b2c3d4 encrypts the secrets already stored, the app reads them, and the
+    downgrade puts them back as they were."""
+    from lms.accounts.models import User
+    from lms.crypto import keyring
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    raw = text("SELECT mfa_secret FROM users WHERE email = 'staff@example.org'")
+    with empty_db_app.app_context():
+        upgrade(revision="d8e9f0a1b2c3")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (email, full_name, password_hash, role, timezone, "
+                    "is_active, session_token, created_at, mfa_secret) VALUES ("
+                    "'staff@example.org', 'Staff Member', 'x', 'clinician', 'UTC', true, "
+                    "'token', CURRENT_TIMESTAMP, :secret)"
+                ),
+                {"secret": secret},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(raw).scalar_one()
+        assert secret not in stored and keyring().decrypt_text(stored) == secret
+        user = db.session.scalar(select(User).where(User.email == "staff@example.org"))
+        assert user.mfa_secret == secret
+        db.session.remove()
+        downgrade(revision="d8e9f0a1b2c3")
+        with db.engine.connect() as conn:
+            assert conn.execute(raw).scalar_one() == secret

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.crypto import EncryptedText
 from lms.db import Base, utcnow
 
 
@@ -65,7 +66,8 @@ class User(Base):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Two-step verification (TOTP, RFC 6238). The secret is set once confirmed with a code;
     # the last accepted time step stops a code from being used twice.
-    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    # The seed of the authenticator codes: encrypted at rest (whoever has it makes the codes).
+    mfa_secret: Mapped[str | None] = mapped_column(EncryptedText())
     mfa_enabled_at: Mapped[datetime | None]
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -6,10 +6,11 @@ import re
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from lms.accounts import mfa
 from lms.audit import AuditEvent
+from lms.crypto import keyring
 from lms.extensions import db
 from tests.conftest import PASSWORD, totp_code
 
@@ -75,6 +76,11 @@ def test_setting_up_with_the_app_code_turns_it_on_and_shows_recovery_codes(
     assert len(codes) == 10 and len(set(codes)) == 10
     clinician = _reload(clinician)
     assert clinician.mfa_enabled and clinician.mfa_secret == secret
+    # Stored encrypted: the database holds a token, not the seed of the codes.
+    stored = db.session.execute(
+        text("SELECT mfa_secret FROM users WHERE id = :id"), {"id": clinician.id}
+    ).scalar_one()
+    assert secret not in stored and keyring().decrypt_text(stored) == secret
     assert "auth.mfa_enabled" in _actions(clinician)
     assert client.get("/clinical/referrals").status_code == 200
 

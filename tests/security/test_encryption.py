@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from lms import create_app, key_rotation
+from lms.accounts.models import User
 from lms.config import ConfigError
 from lms.crypto import (
     FILE_HEADER,
@@ -261,11 +262,14 @@ def _held(ring: Keyring) -> dict[str, int]:
 
 
 def test_rotation_moves_everything_to_the_new_key_and_keeps_it_readable(
-    app, keys, make_certified, make_referral, make_request
+    app, keys, make_certified, make_referral, make_request, make_user
 ) -> None:
     old = app.extensions["lms.crypto"].primary
     partner = make_certified()
     referral, request, document_key = _everything(partner, make_referral, make_request)
+    clinician = make_user("clinician")  # with two-step verification: an encrypted secret
+    secret = clinician.mfa_secret
+    assert secret
 
     new = new_key()
     ring = keys([new, old])
@@ -275,6 +279,7 @@ def test_rotation_moves_everything_to_the_new_key_and_keeps_it_readable(
     report = key_rotation.rotate(ring, echo=lambda _line: None)
     assert report.problems == []
     assert report.rewritten["referrals"] >= 1 and report.rewritten["documents"] >= 1
+    assert report.rewritten["users"] >= 1
     after = _held(ring)
     assert set(after) == {f"key {fingerprint(new)} (newest)"}, after
 
@@ -283,6 +288,7 @@ def test_rotation_moves_everything_to_the_new_key_and_keeps_it_readable(
     again = db.session.get(Referral, referral.id)
     assert again.patient_name == PATIENT
     assert db.session.get(SupportRequest, request.id).description == DESCRIPTION
+    assert db.session.get(User, clinician.id).mfa_secret == secret
     assert [e.body for e in db.session.get(SupportRequest, request.id).events if e.body]
     assert storage().read(document_key).startswith(b"%PDF")
     found = db.session.scalars(
@@ -307,6 +313,9 @@ def test_a_stopped_rotation_resumes_where_it_stopped(
         make_referral(partner, patient_name=f"Patient Number{n}")
     ring = keys([new_key(), old])
     monkeypatch.setattr(key_rotation, "BATCH", 2)
+    # The referrals' batches only (the users' two-step secrets would come first).
+    referrals = [t for t in key_rotation.encrypted_tables() if t.name == "referrals"]
+    monkeypatch.setattr(key_rotation, "encrypted_tables", lambda: referrals)
 
     calls = {"n": 0}
     real_commit = db.session.commit
