@@ -7,7 +7,6 @@ stays out of the log and out of e-mails).
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from lms.extensions import db
 from lms.outcomes import scoring
 from lms.outcomes.models import InstrumentKind, Measurement
 from lms.referrals.models import Referral
+from lms.timezones import zone_named
 
 
 class OutcomeError(Exception):
@@ -75,11 +75,7 @@ def _folded(text: str) -> str:
 
 def local_today(user: User, now: datetime | None = None) -> date:
     """Today in the user's time zone (the date a therapist would write on the form)."""
-    try:
-        zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return (now or utcnow()).astimezone(zone).date()
+    return (now or utcnow()).astimezone(zone_named(user.timezone)).date()
 
 
 def referral_day(referral: Referral, user: User) -> date:

@@ -12,7 +12,6 @@ accepted or declined exactly once whoever gets there first.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from lms.mail import external_url, send_email
 from lms.practice import matching
 from lms.practice.models import MatchOffer, OfferStatus, PracticeProfile
 from lms.referrals.models import Referral
+from lms.timezones import zone_named
 
 PROFILE_FIELDS = (
     "practice_name",
@@ -511,11 +511,7 @@ def withdraw_offer(offer: MatchOffer, clinician: User, now: datetime | None = No
 
 
 def _in_zone(value: datetime, user: User) -> str:
-    try:
-        zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    local = value.astimezone(zone)
+    local = value.astimezone(zone_named(user.timezone))
     return f"{local.strftime('%B %-d, %Y at %-I:%M %p')} {local.tzname()}"
 
 

@@ -8,7 +8,6 @@ due time reads on a local clock, never how many minutes the clinicians have.
 from __future__ import annotations
 
 import math
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Any
 from flask import current_app
 
 from lms.support.models import ACTIVE_STATUSES, SupportRequest, Urgency
+from lms.timezones import zone_named
 
 DEFAULT_TARGET_MINUTES: dict[str, int] = {"urgent": 15, "high": 120, "routine": 24 * 60}
 DEFAULT_REPEAT_MINUTES = 10
@@ -77,11 +77,7 @@ def half_time(request: SupportRequest) -> datetime:
 
 def in_zone(value: datetime, zone: str | None, fmt: str = "%b %-d, %Y %-I:%M %p") -> str:
     """``value`` on the clock of ``zone`` (a user's time zone), with the zone's abbreviation."""
-    try:
-        tz = zoneinfo.ZoneInfo(zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    local = value.astimezone(tz)
+    local = value.astimezone(zone_named(zone))
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
