@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="GET this path instead, as the scenario's users (a small page: the fixed cost)",
     )
+    parser.add_argument(
+        "--with-token",
+        action="store_true",
+        help="poll scenarios: send the token of the page's last poll, as the page does (the "
+        "queue's poll is then answered 204 while nothing changed)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench import prepare, run
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         requests = [
             prepare.Request("GET", args.path, {"Cookie": r.headers["Cookie"]}) for r in requests
         ]
+    if args.with_token:
+        requests = [with_token(client, r) for r in requests]
     send(requests[0])  # warm-up: templates compiled, caches filled
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "after_cursor_execute", finished)
@@ -175,6 +183,24 @@ def main(argv: list[str] | None = None) -> int:
         for statement, seconds in zip(statements[:per], timings, strict=False):
             print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:width])
     return 0
+
+
+def with_token(client: Client, request: Any) -> Any:
+    """``request`` (a poll) as the open page sends it: the URL of the page's live part."""
+    import html
+    import re
+
+    from bench import prepare
+
+    page = client.get(
+        "/clinical/support",
+        headers={"User-Agent": prepare.USER_AGENT, **request.headers},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    found = re.search(r'hx-get="([^"]+)"', page.get_data(as_text=True))
+    if found is None:
+        raise SystemExit("--with-token: the page has no live part")
+    return prepare.Request("GET", html.unescape(found.group(1)), request.headers)
 
 
 # Where a frame's own time is counted: the first matching part of its file's path.

@@ -241,6 +241,36 @@ def smoke(port: int, scenario: Any) -> str | None:
     return None
 
 
+def as_the_page_polls(port: int, scenario: Any, duration: float) -> Any:
+    """The queue's poll as open queue pages send it: with the token of what the page shows
+    (``since``; the app answers 204 while nothing it shows has changed), taken from each
+    clinician's queue page just before the run. The token holds the minute, so the run
+    starts early in a minute (waiting up to a minute) and ends within it; one poll in six has
+    no token and is rendered in full, as a page polling every 10 s has its part rendered
+    again once a minute (docs/PERFORMANCE.md, "The ninth round")."""
+    import dataclasses
+    import html
+    import re
+
+    from bench.prepare import USER_AGENT, Request
+
+    left = 60 - time.time() % 60
+    if left < duration + 5:
+        log(f"{scenario.name}: waiting {left:.0f} s for the next minute")
+        time.sleep(left + 1)
+    requests = []
+    for full in scenario.requests:
+        status, _headers, body = fetch(
+            port, "GET", "/clinical/support", {"User-Agent": USER_AGENT, **full.headers}
+        )
+        found = re.search(r'hx-get="([^"]+)"', body.decode())
+        if status != 200 or found is None or "since=" not in found.group(1):
+            raise RuntimeError(f"{scenario.name}: the queue page gave no poll token ({status})")
+        polled = Request("GET", html.unescape(found.group(1)), full.headers)
+        requests += [polled] * 5 + [full]
+    return dataclasses.replace(scenario, requests=requests, expect={200, 204})
+
+
 def run_wrk(port: int, lines: list[str], args: Any, duration: float) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
         handle.write("\n".join(lines) + "\n")
@@ -477,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
             if scenario.name == "webhook":
                 # Signed just before use: Stripe's signatures are good for five minutes.
                 scenario = prepare.webhook_scenario(WEBHOOK_SECRET, 4 * args.pool, run_id)
+            if scenario.name == "clinician_queue_live":
+                scenario = as_the_page_polls(args.port, scenario, args.duration)
             problem = smoke(args.port, scenario)
             if problem:
                 raise RuntimeError(f"{scenario.name}: {problem}")

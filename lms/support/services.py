@@ -8,7 +8,8 @@ Every function that depends on the time takes ``now`` so tests pass a frozen clo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from lms.extensions import db
 from lms.referrals.models import Referral
 from lms.support import notifications
 from lms.support.models import (
+    ACTIVE_STATUSES,
     FINISHED_STATUSES,
     AlertKind,
     Category,
@@ -657,7 +659,23 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     )
 
 
-def queue_counts(now: datetime) -> dict[str, int]:
+@dataclass(frozen=True)
+class QueueCounts:
+    """The queue's counters, and a fingerprint of the active requests as a whole.
+
+    ``fingerprint`` changes whenever a request is filed, leaves or re-enters the active
+    set, or changes at all (every change bumps its ``version``): with the counters and the
+    clock's minute it tells an open queue page that its last poll is still current
+    (:func:`queue_unchanged_token`). It is read in the counters' statement, at no extra cost.
+    """
+
+    unclaimed: int
+    overdue: int
+    active: int
+    fingerprint: tuple[int, int, int] = (0, 0, 0)
+
+
+def queue_counts(now: datetime) -> QueueCounts:
     """Unclaimed, overdue (no reply past the target) and active requests, now."""
     rows = db.session.execute(
         select(
@@ -666,9 +684,52 @@ def queue_counts(now: datetime) -> dict[str, int]:
                 SupportRequest.first_response_at.is_(None), SupportRequest.due_at <= now
             ),
             func.count(),
+            # A filing raises the highest id; a change raises the sum of versions; a request
+            # that leaves as another one comes back moves the sum of id × version (two
+            # different ids), even when the count and the versions' sum stay the same.
+            func.max(SupportRequest.id),
+            func.sum(SupportRequest.version),
+            func.sum(SupportRequest.id * SupportRequest.version),
         ).where(SupportRequest.active_condition())
     ).one()
-    return {"unclaimed": rows[0] or 0, "overdue": rows[1] or 0, "active": rows[2] or 0}
+    return QueueCounts(
+        unclaimed=rows[0] or 0,
+        overdue=rows[1] or 0,
+        active=rows[2] or 0,
+        fingerprint=(int(rows[3] or 0), int(rows[4] or 0), int(rows[5] or 0)),
+    )
+
+
+def queue_unchanged_token(
+    viewer: User, f: QueueFilter, page: int, counts: QueueCounts, alerts: Any, now: datetime
+) -> str | None:
+    """What the queue's live part showed ``viewer``, as a short token: a poll that brings the
+    token of the part it shows, and finds the same one, need not be answered with the part
+    again (it is answered "no content"; docs/support-queue.md).
+
+    Everything the part shows is in it: the filter and page, the counters (the overdue count
+    moves the moment a request passes its due time), the active requests' fingerprint, the
+    viewer's alerts, role and time zone, and the minute (the "12 min left" texts), so the
+    part is rendered again at least once a minute. ``None`` for a filter on finished
+    requests: those are outside the fingerprint, so such a view is always rendered.
+    """
+    if f.status and Status(f.status) not in ACTIVE_STATUSES:
+        return None
+    parts = (
+        1,  # the token's own version: change it when the part shows something new
+        viewer.id,
+        viewer.role.value,
+        viewer.timezone or "UTC",
+        astuple(f),
+        page,
+        counts.unclaimed,
+        counts.overdue,
+        counts.active,
+        counts.fingerprint,
+        tuple((a.request_id, a.kind.value, a.created_at.isoformat()) for a in alerts),
+        int(now.timestamp() // 60),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
 
 
 # A request's history is read with its people in the same statement (outer joins): a thread

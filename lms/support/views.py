@@ -52,7 +52,7 @@ from lms.support.forms import (
 )
 from lms.support.models import SupportAlert, SupportRequest, Urgency
 from lms.support.timing import all_targets, target_label, timing
-from lms.timezones import localtime
+from lms.timezones import localtime, viewer_zone
 
 bp = Blueprint("support", __name__)
 
@@ -279,7 +279,11 @@ def close(request_id: int) -> Any:
 # --- clinicians and admins: the queue ---------------------------------------------------------
 
 
-def _queue_context() -> tuple[dict[str, Any], bool]:
+def _queue_context(*, live: bool = False) -> tuple[dict[str, Any] | None, bool]:
+    """What the queue page (or, with ``live``, its polled part) shows, and whether the
+    filters were valid. For the polled part: ``None`` when the poll brought the token of
+    what the page already shows and nothing has changed since (no rows read, nothing
+    rendered)."""
     user = current_user_obj()
     now = utcnow()
     form = QueueFilterForm(request.args)
@@ -294,23 +298,32 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
             urgency=form.urgency.data or "",
             q=form.q.data or "",
         )
+    page_number = request.args.get("page", 1, type=int)
     counts = services.queue_counts(now)
-    page = paginate(
-        db.session,
-        services.queue_query(user, f, now),
-        request.args.get("page", 1, type=int),
-        PER_PAGE,
-        # Unfiltered, the queue is the active requests, just counted.
-        total=counts["active"] if f == services.QueueFilter() else None,
-    )
     # Read with the session for the badge: a clinician with none unread asks nothing more.
     unread = sessions.loaded(notifications.UNREAD_ALERTS, user.id)
     alerts = [] if unread == 0 else notifications.unread_alerts(user.id, limit=ALERTS_SHOWN)
-    on_call = notifications.on_call_roster()
+    token = services.queue_unchanged_token(user, f, page_number, counts, alerts, now)
+    if live and token is not None and request.args.get("since") == token:
+        return None, valid
+    page = paginate(
+        db.session,
+        services.queue_query(user, f, now),
+        page_number,
+        PER_PAGE,
+        # Unfiltered, the queue is the active requests, just counted.
+        total=counts.active if f == services.QueueFilter() else None,
+    )
+    # The on-call line and switch are the page's, not the polled part's.
+    on_call = [] if live else notifications.on_call_roster()
+    args = {k: v for k, v in request.args.to_dict(flat=True).items() if k != "since"}
+    if token is not None:
+        args["since"] = token
     context = {
         "form": form,
         "page": page,
         "now": now,
+        "zone_name": viewer_zone().key,
         "timings": {r.id: timing(r, now) for r in page.items},
         "alerts": alerts,
         "on_call": on_call,
@@ -318,7 +331,7 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
         "is_clinician": user.role == Role.CLINICIAN,
         "counts": counts,
         "poll_seconds": POLL_SECONDS,
-        "live_url": url_for("support.queue_live", **request.args.to_dict(flat=True)),
+        "live_url": url_for("support.queue_live", **args),
     }
     return context, valid
 
@@ -327,7 +340,8 @@ def _queue_context() -> tuple[dict[str, Any], bool]:
 @staff_required
 def queue() -> Any:
     context, valid = _queue_context()
-    filters = {k: v for k, v in request.args.items() if k != "page" and v}
+    assert context is not None  # only the polled part may be answered "unchanged"
+    filters = {k: v for k, v in request.args.items() if k not in ("page", "since") and v}
     audit.record("support.queue_viewed", filters=filters or None)
     db.session.commit()
     return render_template("support/queue.html", **context), (200 if valid else 422)
@@ -336,8 +350,12 @@ def queue() -> Any:
 @bp.route("/clinical/support/live")
 @staff_required
 def queue_live() -> Any:
-    """The queue's table, alerts and counts: polled by the open queue page."""
-    context, _valid = _queue_context()
+    """The queue's table, alerts and counts: polled by the open queue page every few seconds.
+    Answered 204 (no content; htmx keeps what it shows) when nothing it shows has changed
+    since the poll's ``since`` token."""
+    context, _valid = _queue_context(live=True)
+    if context is None:
+        return Response(status=204)
     return render_template("support/_queue_live.html", **context)
 
 

@@ -6,7 +6,10 @@
  *       instead of swapping the log-in form into the table;
  *   (b) a failed poll says so in the region's [data-live-status], so nobody trusts a
  *       stale queue; the next successful poll replaces the warning;
- *   (c) keyboard focus inside the region survives a swap (same form or link refocused).
+ *   (c) keyboard focus inside the region survives a swap (same form or link refocused);
+ *   (d) a poll answered 204 (nothing it shows has changed, so the server sent nothing and
+ *       htmx swaps nothing) still proves the page is live: the region's "Updated" time
+ *       moves to now, in the user's time zone, and a warning left by a failed poll goes.
  */
 (function () {
   "use strict";
@@ -77,6 +80,29 @@
       status.setAttribute("role", "alert");
     }
   }
+
+  function clockNow(zone) {
+    var options = { hour: "numeric", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
+    try {
+      return new Date().toLocaleTimeString("en-US", Object.assign({ timeZone: zone }, options));
+    } catch (error) {
+      return new Date().toLocaleTimeString("en-US", options); // an unknown zone: the browser's
+    }
+  }
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var region = liveRegion(event);
+    var xhr = event.detail.xhr;
+    if (!region || !xhr || xhr.status !== 204) {
+      return;
+    }
+    var status = region.querySelector("[data-live-status]");
+    if (status) {
+      status.textContent = "Updated " + clockNow(status.getAttribute("data-zone") || "UTC");
+      status.classList.remove("support-stale");
+      status.removeAttribute("role");
+    }
+  });
 
   document.addEventListener("htmx:responseError", markStale);
   document.addEventListener("htmx:sendError", markStale);

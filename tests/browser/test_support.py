@@ -4,7 +4,9 @@ queue page shows it without a reload, the clinician claims and replies, the ther
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -136,3 +138,69 @@ def test_support_pages_pass_axe_and_fit_a_phone(
     ):
         _audit(staff, path, problems)
     assert problems == []
+
+
+def test_the_open_queue_stays_live_while_nothing_changes(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    """Polls of an unchanged queue are answered 204: the table stays, the "Updated" time
+    moves; a failed poll warns, and the next good poll (204 too) takes the warning away."""
+    therapist = make_user("una.partner@example.org", full_name="Una Partner")
+    clinician = make_user(
+        "cora.clinician@example.org",
+        role="clinician",
+        full_name="Cora Clin",
+        timezone="America/Denver",
+    )
+    _certify(live_server, therapist)
+    with live_server.app.app_context():
+        from lms.support import services
+
+        services.file_request(
+            db.session.get(User, therapist.id),
+            {
+                "category": "medication",
+                "urgency": "routine",
+                "subject": SUBJECT,
+                "description": "Question before the next session.",
+                "callback_phone": "303-555-0101",
+            },
+        )
+        db.session.commit()
+
+    queue = new_page()
+    _staff_log_in(queue, live_server, clinician)
+    # The part is rendered in full again each minute: start where three polls fit in one.
+    second = datetime.now(UTC).second
+    if second > 20:
+        time.sleep(61 - second)
+    queue.goto("/clinical/support")
+    row = queue.get_by_role("row", name=re.compile(SUBJECT))
+    expect(row).to_be_visible()
+    status = queue.locator("[data-live-status]")
+    first = status.inner_text()
+    assert re.fullmatch(r"Updated \d{1,2}:\d{2}:\d{2}\s[AP]M M[SD]T", first), first
+
+    def poll_answered(code: int):
+        return queue.expect_response(
+            lambda r: "/clinical/support/live" in r.url and r.status == code,
+            timeout=LIVE_TIMEOUT_MS,
+        )
+
+    with poll_answered(204):
+        pass
+    expect(status).not_to_have_text(first)
+    expect(status).to_have_text(re.compile(r"^Updated \d{1,2}:\d{2}:\d{2}\s[AP]M M[SD]T$"))
+    expect(row).to_be_visible()
+
+    # The connection drops for one poll: the page says so, and stops saying so once a poll
+    # gets through again, although that poll brings no content.
+    queue.route("**/clinical/support/live*", lambda route: route.abort())
+    expect(status).to_have_text(re.compile("Not updating"), timeout=LIVE_TIMEOUT_MS)
+    expect(status).to_have_attribute("role", "alert")
+    queue.unroute("**/clinical/support/live*")
+    with poll_answered(204):
+        pass
+    expect(status).to_have_text(re.compile(r"^Updated "))
+    expect(status).not_to_have_attribute("role", "alert")
+    expect(row).to_be_visible()

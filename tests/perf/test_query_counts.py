@@ -12,16 +12,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from freezegun import freeze_time
 
 from lms.accounts.models import Role, User
+from lms.db import utcnow
 from lms.extensions import db
+from lms.support import notifications
 from lms.support import services as support
 from lms.training.demo import ideal_response
 from lms.training.forms import field_name
@@ -47,7 +52,8 @@ BOUNDS = {
     "quiz_submit": 10,
     "verify": 1,
     "queue": 6,
-    "queue_live": 5,
+    "queue_live": 4,
+    "queue_live_unchanged": 2,
     "support_index": 4,
     "support_detail": 3,
     "support_new_form": 2,
@@ -326,6 +332,35 @@ def test_clinician_queue_and_request(
     for name in urls:
         assert few[name][1].status_code == 200 and many[name][1].status_code == 200, name
         check(name, few[name][0], many[name][0])
+
+
+def test_an_unchanged_queue_poll(
+    client: FlaskClient,
+    login: Any,
+    make_certified: Callable[..., User],
+    staff: dict[str, User],
+    count_queries: QueryCounter,
+) -> None:
+    """A poll that finds the queue as its page shows it: the session and the counters."""
+    therapist, clinician = make_certified(), staff["clinician"]
+    add_requests(therapist, 3, clinician=clinician)
+    login(clinician)
+
+    def poll() -> tuple[int, Any]:
+        notifications.mark_read(clinician.id, utcnow())
+        db.session.commit()
+        page = client.get("/clinical/support").get_data(as_text=True)
+        found = re.search(r'hx-get="([^"]+)" hx-trigger', page)
+        assert found
+        return statements(client, count_queries, found.group(1).replace("&amp;", "&"))
+
+    start = utcnow().replace(second=3, microsecond=0) + timedelta(minutes=1)
+    with freeze_time(start):
+        few, first = poll()
+        add_requests(therapist, MANY, clinician=clinician)
+        many, second = poll()
+    assert first.status_code == 204 and second.status_code == 204
+    check("queue_live_unchanged", few, many)
 
 
 # --- admins -------------------------------------------------------------------------------------
