@@ -9,13 +9,13 @@ the SQL twin of the rule the certification gate applies.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
@@ -143,11 +143,17 @@ class CountsTogether:
 
 
 def _action_list(
-    stmt: Select[Any], *load: Any, counts: CountsTogether, limit: int = 8
+    stmt: Select[Any],
+    *columns: Any,
+    counts: CountsTogether,
+    limit: int = 8,
+    row: Callable[[Any], Any] | None = None,
 ) -> ActionList:
-    """The first ``limit`` rows (with ``load``: the related rows the box shows, loaded in the
-    same query); the count of all is filled in when ``counts`` is read."""
-    box = ActionList(list(db.session.scalars(stmt.options(*load).limit(limit))), 0)
+    """The first ``limit`` rows of ``stmt`` read as ``columns``: what the box shows and no
+    more (no objects built, nothing decrypted that is not shown), each passed through
+    ``row`` if given; the count of all is filled in when ``counts`` is read."""
+    rows = list(db.session.execute(stmt.with_only_columns(*columns).limit(limit)))
+    box = ActionList([row(r) for r in rows] if row else rows, 0)
     counts.later(box, stmt)
     return box
 
@@ -159,11 +165,18 @@ def awaiting_verification(counts: CountsTogether) -> dict[str, ActionList]:
             select(model)
             .where(model.status == RecordStatus.PENDING)
             .order_by(model.submitted_at, model.id),
-            joinedload(model.user),
+            *_record_columns(model),
+            model.submitted_at,
             counts=counts,
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
+
+
+def _record_columns(model: type[License] | type[InsurancePolicy]) -> tuple[Any, ...]:
+    """What a box shows of a license (type and state) or an insurance policy (carrier)."""
+    what = (License.license_type, License.state) if model is License else (InsurancePolicy.carrier,)
+    return (model.id, model.user_id, User.name_of(model.user_id).label("full_name"), *what)
 
 
 def expiring_soon(counts: CountsTogether, today: date, days: int = 30) -> dict[str, ActionList]:
@@ -178,21 +191,36 @@ def expiring_soon(counts: CountsTogether, today: date, days: int = 30) -> dict[s
                 model.expires_on <= until,
             )
             .order_by(model.expires_on, model.id),
-            joinedload(model.user),
+            *_record_columns(model),
+            model.expires_on,
             counts=counts,
         )
         for kind, model in (("license", License), ("insurance", InsurancePolicy))
     }
 
 
+@dataclass(frozen=True)
+class WaitingReferral:
+    id: int
+    state: str
+    created_at: datetime
+    referred_by: str
+
+
 def referrals_waiting(counts: CountsTogether) -> ActionList:
-    """Referrals nobody has acted on yet (status new), oldest first."""
+    """Referrals nobody has acted on yet (status new), oldest first. Read as columns: the
+    patient's details are not shown here, so not one of them is decrypted."""
     return _action_list(
         select(Referral)
         .where(Referral.status == ReferralStatus.NEW)
         .order_by(Referral.created_at, Referral.id),
-        joinedload(Referral.therapist),
+        Referral.id,
+        Referral.state,
+        Referral.created_at,
+        Referral.source,
+        User.name_of(Referral.therapist_id),
         counts=counts,
+        row=lambda r: WaitingReferral(r[0], r[1], r[2], Referral.referrer(r[3], r[4])),
     )
 
 
@@ -394,5 +422,8 @@ def support_overdue(counts: CountsTogether, now: datetime) -> ActionList:
             SupportRequest.due_at <= now,
         )
         .order_by(SupportRequest.due_at, SupportRequest.id),
+        SupportRequest.id,
+        SupportRequest.urgency,
+        SupportRequest.due_at,
         counts=counts,
     )

@@ -208,9 +208,15 @@ class Referral(Base):
     @property
     def referred_by(self) -> str:
         """Who sent it, for lists: the therapist's name, or "Self-referral"."""
-        if self.is_self_referral:
+        therapist = None if self.is_self_referral else self.therapist
+        return self.referrer(self.source, therapist.full_name if therapist else None)
+
+    @staticmethod
+    def referrer(source: ReferralSource, therapist_name: str | None) -> str:
+        """:attr:`referred_by` from a row's columns (lists that read columns, not objects)."""
+        if source == ReferralSource.SELF:
             return "Self-referral"
-        return self.therapist.full_name if self.therapist is not None else ""
+        return therapist_name or ""
 
     @property
     def awaiting_match(self) -> bool:

@@ -594,11 +594,6 @@ class QueueFilter:
     q: str = ""
 
 
-def _name_of(user_id: Any) -> Any:
-    """The full name of the user ``user_id`` (a column of the row being read) as a column."""
-    return select(User.full_name).where(User.id == user_id).scalar_subquery()
-
-
 # What a row of the clinicians' queue shows (and its timing badge needs): columns, not
 # entities, so a page builds no ORM objects and decrypts nothing it does not show. The
 # people's names are columns too: a subquery per shown row (the database runs them for the
@@ -615,8 +610,8 @@ QUEUE_COLUMNS = (
     SupportRequest.due_at,
     SupportRequest.first_response_at,
     SupportRequest.target_minutes,
-    _name_of(SupportRequest.therapist_id).label("therapist_name"),
-    _name_of(SupportRequest.claimed_by_id).label("owner_name"),
+    User.name_of(SupportRequest.therapist_id).label("therapist_name"),
+    User.name_of(SupportRequest.claimed_by_id).label("owner_name"),
 )
 
 

@@ -202,6 +202,50 @@ def test_dashboard_lists_what_needs_action_oldest_first(
     assert "(12 days)" in page
 
 
+def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
+    client, login, admin, make_certified, monkeypatch
+) -> None:
+    """The boxes read the columns they show: the patients' details and what therapists wrote
+    to the medical team stay encrypted while an admin reads the dashboard."""
+    from lms import crypto
+    from lms.referrals import services as referrals
+    from lms.support import services as support
+    from tests.referrals.conftest import referral_data
+    from tests.referrals.test_self_referrals import SELF
+
+    partner = make_certified(full_name="Paula Partner")
+    sent = referrals.create_referral(partner, referral_data(patient_name="Ann Patient"))
+    own = referrals.create_self_referral({**SELF, "patient_name": "Sol Self"})
+    overdue = support.file_request(
+        partner,
+        {
+            "category": "medication",
+            "urgency": "urgent",
+            "subject": "Dizzy patient after the dose",
+            "description": "BP 150/95.",
+            "callback_phone": "303-555-0100",
+        },
+        now=utcnow() - timedelta(hours=2),
+    )
+    db.session.commit()
+    login(admin)
+    client.get("/admin/")  # the log-in's own reads (a two-step secret) are not the page's
+    decrypted: list[str] = []
+    real = crypto.Keyring.decrypt_text
+
+    def spy(self, token: str) -> str:
+        decrypted.append(text := real(self, token))
+        return text
+
+    monkeypatch.setattr(crypto.Keyring, "decrypt_text", spy)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert f"Referral #{sent.id}</a> · CO · from Paula Partner" in page
+    assert f"Referral #{own.id}</a> · CO · from Self-referral" in page
+    assert f"Request #{overdue.id}</a> · Urgent" in page
+    shown = {"Ann Patient", "Sol Self", "Dizzy patient after the dose", "BP 150/95."}
+    assert not shown & set(decrypted), decrypted
+
+
 def _screen_rows(html: str) -> list[list[str]]:
     body = html[html.index('id="directory"') :]
     body = body[: body.index("</table>")]
