@@ -731,6 +731,23 @@ def queue_unchanged_token(
 # has a handful of rows, and a second round trip for their names cost more than the join.
 
 
+def thread_unchanged_token(request: SupportRequest, viewer: User, now: datetime) -> str:
+    """What the therapist's open conversation shows, as a short token (the queue's rule,
+    :func:`queue_unchanged_token`): every change the therapist sees raises the request's
+    version (internal notes and notification records do not, and are never shown); the
+    viewer's zone formats the times; the minute has the part rendered again at least once a
+    minute (a clinician's name changed, say)."""
+    parts = (
+        1,
+        request.id,
+        request.version,
+        viewer.id,
+        viewer.timezone or "UTC",
+        int(now.timestamp() // 60),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+
 def visible_events(request: SupportRequest) -> list[SupportEvent]:
     """The history a therapist may see: never an internal row (filtered in SQL)."""
     return list(

@@ -214,6 +214,7 @@ def _render_detail(
         reply_form=reply_form or TherapistReplyForm(formdata=None),
         action_form=ActionForm(formdata=None),
         poll_seconds=POLL_SECONDS,
+        since=services.thread_unchanged_token(req, current_user_obj(), now),
         error=error,
     ), (422 if error or (reply_form and reply_form.errors) else 200)
 
@@ -230,14 +231,21 @@ def detail(request_id: int) -> Any:
 @bp.route("/support/<int:request_id>/thread")
 @certified_required
 def thread(request_id: int) -> Any:
-    """The conversation alone, polled by the therapist's page while the request is open."""
+    """The conversation alone, polled by the therapist's page while the request is open;
+    204 (no content: the page keeps what it shows) while nothing in it has changed since the
+    poll's ``since`` token."""
     req = _own_request_or_404(request_id)
+    now = utcnow()
+    token = services.thread_unchanged_token(req, current_user_obj(), now)
+    if request.args.get("since") == token:
+        return Response(status=204)
     return render_template(
         "support/_thread.html",
         req=req,
         events=services.visible_events(req),
-        timing=timing(req, utcnow()),
+        timing=timing(req, now),
         poll_seconds=POLL_SECONDS,
+        since=token,
     )
 
 

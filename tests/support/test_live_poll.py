@@ -263,3 +263,69 @@ def test_the_fingerprint_moves_with_every_change_of_an_active_request(desk) -> N
         db.session.commit()
         seen.append(services.queue_counts(now).fingerprint)
     assert len(set(seen)) == len(seen), seen
+
+
+# --- the therapist's open conversation ----------------------------------------------------------
+
+THREAD = re.compile(r'hx-get="(/support/\d+/thread[^"]*)"')
+
+
+def thread_url(html: str) -> str:
+    found = THREAD.search(html)
+    assert found, "an active request's page polls its conversation"
+    return found.group(1).replace("&amp;", "&")
+
+
+@pytest.fixture
+def conversation(make_certified, make_user, make_request, login, client) -> dict[str, int]:
+    therapist = make_certified(full_name="Tina Talker")
+    clinician = make_user("clinician", full_name="Carl Clin")
+    request = make_request(therapist, urgency="high")
+    login(therapist)
+    return {"therapist": therapist.id, "clinician": clinician.id, "request": request.id}
+
+
+def _req(ids: dict[str, int]) -> SupportRequest:
+    return db.session.get(SupportRequest, ids["request"])
+
+
+def test_an_unchanged_conversation_is_answered_with_no_content(client, clock, conversation) -> None:
+    url = thread_url(client.get(f"/support/{conversation['request']}").get_data(as_text=True))
+    assert "since=" in url
+    assert _poll(client, url).status_code == 204
+    # An internal note is not the therapist's to see: still nothing new for them.
+    clinician = db.session.get(User, conversation["clinician"])
+    services.add_note(_req(conversation), clinician, "Called the prescriber.")
+    db.session.commit()
+    assert _poll(client, url).status_code == 204
+    services.claim(conversation["request"], conversation["clinician"])
+    db.session.commit()
+    claimed = _poll(client, url)
+    assert claimed.status_code == 200
+    newer = thread_url(claimed.get_data(as_text=True))
+    assert newer != url and _poll(client, newer).status_code == 204
+    services.reply(_req(conversation), clinician, "Calling you in two minutes.")
+    db.session.commit()
+    replied = _poll(client, newer)
+    assert replied.status_code == 200
+    assert "Calling you in two minutes." in replied.get_data(as_text=True)
+    assert "Called the prescriber." not in replied.get_data(as_text=True)
+
+
+def test_the_conversation_is_rendered_again_every_minute(client, clock, conversation) -> None:
+    url = thread_url(client.get(f"/support/{conversation['request']}").get_data(as_text=True))
+    clock.tick(timedelta(seconds=55))
+    assert _poll(client, url).status_code == 204
+    clock.tick(timedelta(seconds=5))
+    assert _poll(client, url).status_code == 200
+
+
+def test_a_conversation_token_opens_nothing_to_others(
+    client, clock, conversation, make_certified, login
+) -> None:
+    url = thread_url(client.get(f"/support/{conversation['request']}").get_data(as_text=True))
+    client.post("/logout")
+    anonymous = _poll(client, url)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    login(make_certified(full_name="Other Partner"))
+    assert _poll(client, url).status_code == 404
