@@ -329,3 +329,13 @@ def test_a_conversation_token_opens_nothing_to_others(
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     login(make_certified(full_name="Other Partner"))
     assert _poll(client, url).status_code == 404
+
+
+def test_the_pages_links_carry_no_token(client, clock, desk, make_request) -> None:
+    for i in range(25):
+        make_request(desk["therapist"], urgency="routine", subject=f"Question {i}")
+    full = _poll(client, "/clinical/support/live?since=outdated").get_data(as_text=True)
+    assert "since=" in live_url(full)
+    following = re.search(r'href="([^"]+)" rel="next"', full)
+    assert following, "more requests than a page shows"
+    assert "page=2" in following.group(1) and "since" not in following.group(1)
