@@ -63,6 +63,15 @@ class Request:
         return "\t".join(parts)
 
 
+def live_part_url(page: str) -> str | None:
+    """The URL an open page polls (its live part's ``hx-get``, with the page's token)."""
+    import html
+    import re
+
+    found = re.search(r'hx-get="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
 @dataclass
 class Scenario:
     name: str

@@ -187,9 +187,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def with_token(client: Client, request: Any) -> Any:
     """``request`` (a poll) as the open page sends it: the URL of the page's live part."""
-    import html
-    import re
-
     from bench import prepare
 
     page = client.get(
@@ -197,10 +194,10 @@ def with_token(client: Client, request: Any) -> Any:
         headers={"User-Agent": prepare.USER_AGENT, **request.headers},
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )
-    found = re.search(r'hx-get="([^"]+)"', page.get_data(as_text=True))
-    if found is None:
+    url = prepare.live_part_url(page.get_data(as_text=True))
+    if url is None:
         raise SystemExit("--with-token: the page has no live part")
-    return prepare.Request("GET", html.unescape(found.group(1)), request.headers)
+    return prepare.Request("GET", url, request.headers)
 
 
 # Where a frame's own time is counted: the first matching part of its file's path.

@@ -249,10 +249,8 @@ def as_the_page_polls(port: int, scenario: Any, duration: float) -> Any:
     no token and is rendered in full, as a page polling every 10 s has its part rendered
     again once a minute (docs/PERFORMANCE.md, "The ninth round")."""
     import dataclasses
-    import html
-    import re
 
-    from bench.prepare import USER_AGENT, Request
+    from bench.prepare import USER_AGENT, Request, live_part_url
 
     left = 60 - time.time() % 60
     if left < duration + 5:
@@ -263,10 +261,10 @@ def as_the_page_polls(port: int, scenario: Any, duration: float) -> Any:
         status, _headers, body = fetch(
             port, "GET", "/clinical/support", {"User-Agent": USER_AGENT, **full.headers}
         )
-        found = re.search(r'hx-get="([^"]+)"', body.decode())
-        if status != 200 or found is None or "since=" not in found.group(1):
+        url = live_part_url(body.decode())
+        if status != 200 or url is None or "since=" not in url:
             raise RuntimeError(f"{scenario.name}: the queue page gave no poll token ({status})")
-        polled = Request("GET", html.unescape(found.group(1)), full.headers)
+        polled = Request("GET", url, full.headers)
         requests += [polled] * 5 + [full]
     return dataclasses.replace(scenario, requests=requests, expect={200, 204})
 

@@ -724,11 +724,16 @@ def queue_unchanged_token(
         tuple((a.request_id, a.kind.value, a.created_at.isoformat()) for a in alerts),
         int(now.timestamp() // 60),
     )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+    return _token(parts)
 
 
 # A request's history is read with its people in the same statement (outer joins): a thread
 # has a handful of rows, and a second round trip for their names cost more than the join.
+
+
+def _token(parts: tuple[Any, ...]) -> str:
+    """A short, stable digest of what a live part shows (the same parts give the same token)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
 
 
 def thread_unchanged_token(request: SupportRequest, viewer: User, now: datetime) -> str:
@@ -745,7 +750,7 @@ def thread_unchanged_token(request: SupportRequest, viewer: User, now: datetime)
         viewer.timezone or "UTC",
         int(now.timestamp() // 60),
     )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+    return _token(parts)
 
 
 def visible_events(request: SupportRequest) -> list[SupportEvent]:
