@@ -127,6 +127,22 @@ class QueryCounter:
 
 
 @pytest.fixture
+def decryptions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the app decrypts from now on, in order (what a page reads in clear)."""
+    from lms import crypto
+
+    decrypted: list[str] = []
+    real = crypto.Keyring.decrypt_text
+
+    def spy(self: Any, token: str) -> str:
+        decrypted.append(text := real(self, token))
+        return text
+
+    monkeypatch.setattr(crypto.Keyring, "decrypt_text", spy)
+    return decrypted
+
+
+@pytest.fixture
 def count_queries(app: Flask, db_session: Any) -> QueryCounter:
     """``with count_queries as q: client.get(...)`` then ``q.count``."""
     return QueryCounter(app.extensions["lms.db"].engine)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import Select, func, insert, literal, select, update
@@ -39,6 +39,29 @@ THERAPIST_REASON = "You receive this e-mail because you filed a medical-support 
 # --- recipients -------------------------------------------------------------------------------
 
 
+class Recipient(NamedTuple):
+    """A person to notify: what an e-mail and an alert need, read as columns (a filing tells
+    every on-call clinician; loading each as a whole account would read, and decrypt, what
+    no notification uses)."""
+
+    id: int
+    email: str
+    full_name: str
+    timezone: str
+
+    @classmethod
+    def of(cls, user: User) -> Recipient:
+        return cls(user.id, user.email, user.full_name, user.timezone)
+
+
+def _recipients(stmt: Select[Any]) -> list[Recipient]:
+    return [Recipient(*row) for row in db.session.execute(stmt)]
+
+
+def _recipient_columns() -> Select[Any]:
+    return select(User.id, User.email, User.full_name, User.timezone)
+
+
 def _on_call(stmt: Select[Any]) -> Select[Any]:
     """``stmt`` over users, narrowed to the active clinicians on call now, by name."""
     return (
@@ -48,21 +71,23 @@ def _on_call(stmt: Select[Any]) -> Select[Any]:
     )
 
 
-def on_call_clinicians() -> list[User]:
-    return list(db.session.scalars(_on_call(select(User))))
+def on_call_clinicians() -> list[Recipient]:
+    return _recipients(_on_call(_recipient_columns()))
 
 
-def all_staff() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(User.role.in_([Role.CLINICIAN, Role.ADMIN]), User.is_active.is_(True))
-            .order_by(User.full_name, User.id)
-        )
+def _active_by_name(*conditions: Any) -> list[Recipient]:
+    return _recipients(
+        _recipient_columns()
+        .where(*conditions, User.is_active.is_(True))
+        .order_by(User.full_name, User.id)
     )
 
 
-def first_line() -> tuple[list[User], bool]:
+def all_staff() -> list[Recipient]:
+    return _active_by_name(User.role.in_([Role.CLINICIAN, Role.ADMIN]))
+
+
+def first_line() -> tuple[list[Recipient], bool]:
     """On-call clinicians; if nobody is on call, every clinician and admin (fallback=True)."""
     on_call = on_call_clinicians()
     if on_call:
@@ -70,34 +95,22 @@ def first_line() -> tuple[list[User], bool]:
     return all_staff(), True
 
 
-def escalation_recipients(request: SupportRequest) -> tuple[list[User], list[str]]:
+def escalation_recipients(request: SupportRequest) -> tuple[list[Recipient], list[str]]:
     """The escalation contacts (users, and addresses with no account), plus the owner.
 
     Never nobody: with no contact reachable, every clinician and admin is told.
     """
     contacts = escalation_contacts()
     if contacts:
-        users = list(
-            db.session.scalars(
-                select(User)
-                .where(func.lower(User.email).in_(contacts), User.is_active.is_(True))
-                .order_by(User.full_name, User.id)
-            )
-        )
+        users = _active_by_name(func.lower(User.email).in_(contacts))
         known = {u.email.lower() for u in users}
         extra = [c for c in contacts if c not in known]
     else:
-        users = list(
-            db.session.scalars(
-                select(User)
-                .where(User.role == Role.ADMIN, User.is_active.is_(True))
-                .order_by(User.full_name, User.id)
-            )
-        )
+        users = _active_by_name(User.role == Role.ADMIN)
         extra = []
     owner = request.claimed_by
-    if owner is not None and owner.is_active and owner not in users:
-        users.append(owner)
+    if owner is not None and owner.is_active and owner.id not in {u.id for u in users}:
+        users.append(Recipient.of(owner))
     if not users and not extra:
         users = all_staff()
     return users, extra
@@ -283,7 +296,7 @@ def _email_step(
 # --- alerts and e-mails for one person --------------------------------------------------------
 
 
-def alert(user: User, request: SupportRequest, kind: AlertKind, now: datetime) -> None:
+def alert(user: User | Recipient, request: SupportRequest, kind: AlertKind, now: datetime) -> None:
     """An in-app alert and an e-mail to one user about ``request`` (replies, assignments)."""
     sessions.forget(UNREAD_ALERTS)
     db.session.add(

@@ -144,9 +144,15 @@ def own_referrals(therapist: User) -> list[tuple[int, str]]:
     ]
 
 
-def own_referral_ids(therapist: User) -> list[int]:
-    """The ids of :func:`own_referrals`, in the same order, without reading any name."""
-    return list(db.session.scalars(_own_referrals(therapist, Referral.id)))
+def own_referral_id(therapist: User, value: Any) -> int | None:
+    """``value`` (a submitted referral number) as an int if it is one of the therapist's
+    referrals, else None: one indexed look-up, no name read (what checking a choice needs)."""
+    try:
+        referral_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    owner = db.session.scalar(select(Referral.therapist_id).where(Referral.id == referral_id))
+    return referral_id if owner == therapist.id else None
 
 
 def find_by_token(therapist: User, token: str | None) -> SupportRequest | None:
@@ -181,16 +187,13 @@ def file_request(
         raise SupportError("Choose the urgency and the category from the lists.") from None
     referral_id = data.get("referral_id") or None
     if referral_id is not None:
-        try:
-            referral = db.session.get(Referral, int(referral_id))
-        except (TypeError, ValueError):
-            referral = None
-        if referral is None or referral.therapist_id != therapist.id:
+        referral_id = own_referral_id(therapist, referral_id)
+        if referral_id is None:
             raise SupportError("Choose one of the patients you referred, or none.")
     minutes = target_minutes(urgency)
     request = SupportRequest(
         therapist_id=therapist.id,
-        referral_id=int(referral_id) if referral_id is not None else None,
+        referral_id=referral_id,
         category=category,
         urgency=urgency,
         subject=_text(data.get("subject"), "Write a subject."),

@@ -128,8 +128,9 @@ def index() -> Any:
 
 
 def _prepare_request_form(form: RequestForm, user: Any, *, names: bool = True) -> None:
-    """The form's choices. ``names=False``: the patients' referral numbers only, enough to
-    check a submitted choice (their names are decrypted only for a page that shows them)."""
+    """The form's choices. ``names=False`` (a submission): only the submitted patient, if it
+    is one of the user's referrals: enough to check the choice, with no statement when no
+    patient was chosen (names are decrypted only for a page that shows them)."""
     targets = all_targets()
     form.urgency.choices = choices(
         (u.value, f"{u.label}: a clinician responds within {target_label(targets[u])}")
@@ -140,7 +141,10 @@ def _prepare_request_form(form: RequestForm, user: Any, *, names: bool = True) -
             (str(id_), f"Referral #{id_}: {name}") for id_, name in services.own_referrals(user)
         ]
     else:
-        patients = [(str(id_), f"Referral #{id_}") for id_ in services.own_referral_ids(user)]
+        chosen = (
+            services.own_referral_id(user, form.referral_id.data) if form.referral_id.data else None
+        )
+        patients = [(str(chosen), f"Referral #{chosen}")] if chosen is not None else []
     form.referral_id.choices = choices([("", "No patient"), *patients])
 
 

@@ -33,7 +33,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, NoReturn
 
 KINDS = (
@@ -140,8 +140,9 @@ class Answer:
         return self.value is None and not self.is_range
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict; :meth:`from_dict` reads it back."""
-        return asdict(self)
+        """A JSON-serialisable dict; :meth:`from_dict` reads it back (every field is a
+        string or a number: copied as they are, what ``dataclasses.asdict`` gives, faster)."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES[Answer]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Answer:
@@ -211,8 +212,12 @@ class Question:
         return self.answers[0].weight > 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict; :meth:`from_dict` reads it back."""
-        return asdict(self)
+        """A JSON-serialisable dict; :meth:`from_dict` reads it back (the same dict as
+        ``dataclasses.asdict``, made field by field: a submit hashes each new answer's
+        question, and ``asdict`` deep-copies every value on the way)."""
+        values = {name: getattr(self, name) for name in _FIELD_NAMES[Question]}
+        values["answers"] = [a.to_dict() for a in self.answers]
+        return values
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Question:
@@ -227,6 +232,12 @@ class Question:
         del content["line"]
         payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# Each dataclass's field names, in order (``to_dict`` copies them).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in (Answer, Question)
+}
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,14 @@ class QuizAttempt(Base):
     )
     # Scoring needs the enrolment; a submit reads it with the attempt (one statement).
     enrollment: Mapped[Enrollment] = relationship(viewonly=True)
+    # The learner's progress on the attempt's module, which scoring updates: a submit reads
+    # it with the attempt too. None until the learner has progress on the module.
+    progress: Mapped[ModuleProgress | None] = relationship(
+        primaryjoin="and_(foreign(ModuleProgress.user_id) == QuizAttempt.user_id, "
+        "foreign(ModuleProgress.module_version_id) == QuizAttempt.module_version_id)",
+        viewonly=True,
+        uselist=False,
+    )
 
     __table_args__ = (
         UniqueConstraint("user_id", "module_version_id", "number"),

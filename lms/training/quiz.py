@@ -346,7 +346,9 @@ def _score(attempt: QuizAttempt, status: AttemptStatus) -> None:
         timed_out=status == AttemptStatus.TIMED_OUT,
     )
     if enrollment is not None and module is not None:
-        services.record_quiz_result(enrollment, module, attempt.score, bool(attempt.passed))
+        services.record_quiz_result(
+            enrollment, module, attempt.score, bool(attempt.passed), row=attempt.progress
+        )
 
 
 @dataclass

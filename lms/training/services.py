@@ -377,15 +377,29 @@ def complete_lesson(enrollment: Enrollment, state: ModuleState) -> ModuleProgres
 
 
 def record_quiz_result(
-    enrollment: Enrollment, module: AnyModule, score: float, passed: bool
+    enrollment: Enrollment,
+    module: AnyModule,
+    score: float,
+    passed: bool,
+    *,
+    row: ModuleProgress | None = None,
 ) -> None:
-    row = _progress_row(enrollment.user_id, module)
+    """Keep a scored attempt's result in the learner's progress on ``module``; complete the
+    course if this completed its last module. ``row``: that progress when the caller has
+    read it already (a quiz submit reads it with the attempt); otherwise it is read here."""
+    if row is None:
+        with db.session.no_autoflush:  # the attempt's changes are written with the row's
+            row = _progress_row(enrollment.user_id, module)
+    was_complete = row.completed_at is not None
     row.best_score = max(row.best_score or 0.0, score)
     if passed and row.quiz_passed_at is None:
         row.quiz_passed_at = utcnow()
     _update_completion(row, module)
     db.session.flush()
-    maybe_complete_course(enrollment)
+    if row.completed_at is not None and not was_complete:
+        # A course completes only when one of its modules does (or its evaluation comes
+        # in): a failed attempt, or a module already complete, has nothing to check.
+        maybe_complete_course(enrollment)
 
 
 def _update_completion(row: ModuleProgress, module: AnyModule) -> None:

@@ -241,11 +241,15 @@ def _attempt_or_404(attempt_id: int, *, lock: bool = False) -> QuizAttempt:
     """The current user's attempt; ``lock`` serialises submissions on PostgreSQL."""
     user = current_user_obj()
     if lock:
-        # The attempt locked, its enrolment read with it (scoring needs it: no second query).
+        # The attempt locked, its enrolment and the module's progress read with it (scoring
+        # needs and updates them: no second and third query).
         attempt = db.session.scalar(
             select(QuizAttempt)
             .where(QuizAttempt.id == attempt_id)
-            .options(joinedload(QuizAttempt.enrollment, innerjoin=True))
+            .options(
+                joinedload(QuizAttempt.enrollment, innerjoin=True),
+                joinedload(QuizAttempt.progress),
+            )
             .with_for_update(of=QuizAttempt)
             .execution_options(populate_existing=True)
         )

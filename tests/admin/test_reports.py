@@ -203,11 +203,10 @@ def test_dashboard_lists_what_needs_action_oldest_first(
 
 
 def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
-    client, login, admin, make_certified, monkeypatch
+    client, login, admin, make_certified, request
 ) -> None:
     """The boxes read the columns they show: the patients' details and what therapists wrote
     to the medical team stay encrypted while an admin reads the dashboard."""
-    from lms import crypto
     from lms.referrals import services as referrals
     from lms.support import services as support
     from tests.referrals.conftest import referral_data
@@ -230,14 +229,7 @@ def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
     db.session.commit()
     login(admin)
     client.get("/admin/")  # the log-in's own reads (a two-step secret) are not the page's
-    decrypted: list[str] = []
-    real = crypto.Keyring.decrypt_text
-
-    def spy(self, token: str) -> str:
-        decrypted.append(text := real(self, token))
-        return text
-
-    monkeypatch.setattr(crypto.Keyring, "decrypt_text", spy)
+    decrypted = request.getfixturevalue("decryptions")  # from here on
     page = client.get("/admin/").get_data(as_text=True)
     assert f"Referral #{sent.id}</a> · CO · from Paula Partner" in page
     assert f"Referral #{own.id}</a> · CO · from Self-referral" in page

@@ -22,6 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun import freeze_time
+from sqlalchemy import select
 
 from lms.accounts.models import Role, User
 from lms.db import utcnow
@@ -49,7 +50,7 @@ BOUNDS = {
     "dashboard": 8,
     "lesson": 4,
     "answer_save": 3,
-    "quiz_submit": 10,
+    "quiz_submit": 9,
     "verify": 1,
     "queue": 6,
     "queue_live": 4,
@@ -57,7 +58,7 @@ BOUNDS = {
     "support_index": 4,
     "support_detail": 3,
     "support_new_form": 2,
-    "support_file": 9,
+    "support_file": 8,
     "staff_review": 5,
     "admin_dashboard": 10,
     "admin_search": 4,
@@ -181,15 +182,65 @@ def test_quiz_submit_does_not_grow_with_history(
     assert submitted.status_code == 302
     # A second learner, once the quiz has a long history of attempts (the first learner's).
     add_finished_attempts(learner, mini_course, "01-basics", MANY)
-    other = _second_learner(learner, mini_course)
-    assert client.post("/logout").status_code == 302
-    login(other)
-    attempt = _open_attempt(client)
-    many, submitted = statements(
-        client, count_queries, f"/attempts/{attempt.id}/submit", "POST", data=_answer_form(attempt)
+    other, attempt, many, submitted = _second_learner_submits(
+        client, login, learner, mini_course, count_queries
     )
     assert submitted.status_code == 302
     check("quiz_submit", few, many)
+
+
+def test_a_failed_submit_does_not_ask_whether_the_course_is_complete(
+    client: FlaskClient, login: Any, learner: User, count_queries: QueryCounter, mini_course: Course
+) -> None:
+    """A course completes only when one of its modules does: an attempt that fails (nothing
+    answered) completes no module, so the course's modules are not looked at; one that
+    passes is, and the module's progress comes with the locked attempt (no read of its own)."""
+    from lms.training.models import AttemptStatus, ModuleProgress, QuizAttempt
+
+    login(learner)
+    attempt = _open_attempt(client)
+    _count, failed = statements(
+        client, count_queries, f"/attempts/{attempt.id}/submit", "POST", data={}
+    )
+    assert failed.status_code == 302
+    db.session.expire_all()
+    scored = db.session.get(QuizAttempt, attempt.id)
+    assert scored is not None and scored.status == AttemptStatus.SUBMITTED and not scored.passed
+    assert not [s for s in count_queries.statements if "course_version_modules" in s]
+    # Another learner passes (a failed attempt may have to wait before the next).
+    other, attempt, _count, passed = _second_learner_submits(
+        client, login, learner, mini_course, count_queries
+    )
+    assert passed.status_code == 302
+    db.session.expire_all()
+    scored = db.session.get(QuizAttempt, attempt.id)
+    assert scored is not None and scored.passed
+    assert [s for s in count_queries.statements if "course_version_modules" in s]
+    assert not [
+        s for s in count_queries.statements if s.lstrip().startswith("SELECT module_progress")
+    ]
+    progress = db.session.scalar(
+        select(ModuleProgress).where(
+            ModuleProgress.user_id == other.id,
+            ModuleProgress.module_version_id == attempt.module_version_id,
+        )
+    )
+    assert progress is not None and progress.quiz_passed_at is not None
+
+
+def _second_learner_submits(
+    client: FlaskClient, login: Any, first: User, course: Course, counter: QueryCounter
+) -> tuple[User, QuizAttempt, int, Any]:
+    """Another learner logs in, opens the quiz and submits its right answers: the learner,
+    the attempt, the submit's statements and its response."""
+    other = _second_learner(first, course)
+    assert client.post("/logout").status_code == 302
+    login(other)
+    attempt = _open_attempt(client)
+    count, submitted = statements(
+        client, counter, f"/attempts/{attempt.id}/submit", "POST", data=_answer_form(attempt)
+    )
+    return other, attempt, count, submitted
 
 
 def _second_learner(first: User, course: Course) -> User:

@@ -126,6 +126,26 @@ def test_a_refused_form_shows_the_patients_again_with_the_choice_kept(
     assert _count(SupportRequest) == 0
 
 
+def test_a_filing_decrypts_only_what_it_writes(
+    client, make_certified, make_referral, make_user, login, mail, on_call, request
+) -> None:
+    """The on-call clinicians are read as the columns a notification needs (their two-step
+    secrets stay encrypted) and a chosen patient is checked by number (their details too)."""
+    clinicians = [on_call(make_user("clinician")) for _ in range(3)]
+    secrets = {c.mfa_secret for c in clinicians}
+    assert None not in secrets
+    therapist = make_certified()
+    mine = make_referral(therapist, patient_name="Mine Patient")
+    login(therapist)
+    decrypted = request.getfixturevalue("decryptions")  # from here on
+    filed = client.post("/support/new", data={**FORM, "referral_id": str(mine.id)})
+    assert filed.status_code == 302
+    assert db.session.scalars(select(SupportRequest)).one().referral_id == mine.id
+    assert sorted(m.to for m in mail) == sorted(c.email for c in clinicians)
+    assert not secrets & set(decrypted), "an on-call clinician's two-step secret was decrypted"
+    assert not {"Mine Patient", "jane.patient@example.net"} & set(decrypted), decrypted
+
+
 def test_the_service_refuses_anothers_referral(make_certified, make_referral) -> None:
     from lms.support import services
     from tests.support.conftest import request_data
