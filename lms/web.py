@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate_filter
     app.jinja_env.filters["gift_text"] = gift_text
     app.jinja_env.globals["csrf_field"] = csrf_field
+    app.jinja_env.globals["url_for_each"] = url_for_each
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
 
 
@@ -45,6 +47,24 @@ def csrf_field() -> Markup:
     the navigation's "Log out" on every page, without building a form object for it
     (a quarter of a millisecond a page)."""
     return Markup('<input name="csrf_token" type="hidden" value="{}">').format(generate_csrf())
+
+
+# A number no page lists (more than any id): where an id goes in a URL built once.
+_ID_MARK = 987_654_321_012_345_678
+
+
+def url_for_each(endpoint: str, key: str, **values: Any) -> Callable[[int], str]:
+    """``url_for(endpoint, key=id, **values)`` for each of many ids, built once.
+
+    A list of 25 requests links each to its review and claim pages: 50 URL builds a page
+    (about 13 microseconds each). The URL is built once with a placeholder id and each row
+    fills in its own id, which is the same text ``url_for`` would give (``key`` must be an
+    ``int`` part of the rule's path, as in ``/clinical/support/<int:request_id>``).
+    """
+    if not any(f"<int:{key}>" in rule.rule for rule in current_app.url_map.iter_rules(endpoint)):
+        raise ValueError(f"{endpoint}: {key} is not an int part of its URL")
+    head, _, tail = url_for(endpoint, **{key: _ID_MARK}, **values).partition(str(_ID_MARK))
+    return lambda id_: f"{head}{int(id_)}{tail}"
 
 
 def _origin(url: str | None) -> str | None:

@@ -159,3 +159,28 @@ def test_times_show_in_the_viewers_zone_on_pages_macros_and_outside_a_request(
             )
     finally:
         app.jinja_env.loader = original
+
+
+def test_url_for_each_gives_what_url_for_gives(app) -> None:
+    """Lists build each row's link from one URL built once: the same text as url_for."""
+    import pytest
+    from flask import url_for
+
+    from lms.web import url_for_each
+
+    with app.test_request_context("/"):
+        review = url_for_each("support.review", "request_id")
+        claim = url_for_each("support.claim", "request_id")
+        # Other values of the URL (here a query argument) are kept around the id.
+        page = url_for_each("admin.user_detail", "user_id", tab="licenses")
+        for id_ in (1, 7, 42, 1000, 987654321):
+            assert review(id_) == url_for("support.review", request_id=id_)
+            assert claim(id_) == url_for("support.claim", request_id=id_)
+            assert page(id_) == url_for("admin.user_detail", user_id=id_, tab="licenses")
+        assert review("12") == "/clinical/support/12"
+        with pytest.raises(ValueError):
+            review("12/../../admin")  # only a number goes in
+        with pytest.raises(ValueError, match="not an int part"):
+            url_for_each("support.queue", "request_id")
+        with pytest.raises(KeyError):
+            url_for_each("no.such_endpoint", "id")
