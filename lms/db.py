@@ -286,7 +286,7 @@ def paginate(
     read them all a second time. The count is then exact (no limit): use it only on lists
     whose matches are bounded (the therapists). A page past the end, and a DISTINCT
     statement (whose rows the window would count before they are made distinct), are counted
-    the usual way. ``stmt`` must return one entity or column per row.
+    the usual way. Rows of several columns then also carry the count (``lms_total``).
     """
     page = max(1, page)
     if (
@@ -302,7 +302,8 @@ def paginate(
         )
         found = session.execute(shown).all()
         if found:
-            items = [row[0] for row in found]
+            single = len(stmt.column_descriptions) == 1
+            items = [row[0] for row in found] if single else found
             return Page(items=items, page=page, per_page=per_page, total=int(found[0][-1]))
         if page == 1:
             return Page(items=[], page=1, per_page=per_page, total=0)

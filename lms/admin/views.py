@@ -111,7 +111,7 @@ def therapists_csv() -> Any:
     rows: list[list[str]] = []
     offset, batch = 0, 500
     while True:  # in batches, so each query of licenses and flags stays small
-        users = list(db.session.scalars(stmt.limit(batch).offset(offset)))
+        users = db.session.execute(stmt.limit(batch).offset(offset)).all()
         rows.extend(row.csv_values() for row in reports.directory_rows(users, now))
         if len(users) < batch:
             break

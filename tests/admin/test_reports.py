@@ -334,6 +334,35 @@ def test_directory_queries_do_not_grow_with_the_rows(
     assert few <= 12
 
 
+def test_directory_reads_its_rows_as_columns_not_accounts(client, login, admin, make_user) -> None:
+    """A page (and a search) of the directory loads no account but the viewer's own: the
+    rows are the five columns it shows, and the screen and CSV still show them."""
+    from sqlalchemy import event
+
+    for i in range(4):
+        give_license(make_user("therapist", full_name=f"Column Reader {i}"))
+    login(admin)
+    client.get("/admin/therapists")  # the log-in's own loads are not the page's
+    loaded: list[int] = []
+
+    def on_load(target, _context) -> None:
+        loaded.append(target.id)
+
+    event.listen(User, "load", on_load)
+    try:
+        plain = client.get("/admin/therapists").get_data(as_text=True)
+        searched = client.get("/admin/therapists?q=column+reader").get_data(as_text=True)
+        csv = client.get("/admin/therapists.csv?q=column+reader").get_data(as_text=True)
+    finally:
+        event.remove(User, "load", on_load)
+    assert set(loaded) <= {admin.id}, loaded
+    assert [row[0] for row in _screen_rows(searched)] == [
+        f"Column Reader {i}" for i in (3, 2, 1, 0)
+    ]
+    assert "Column Reader 0" in plain and "therapist" in searched
+    assert csv.count("Column Reader") == 4 and "@example.org" in csv
+
+
 def test_therapist_detail_shows_the_whole_record_and_revokes_back_to_it(
     client, login, admin, make_certified
 ) -> None:

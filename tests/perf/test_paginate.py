@@ -151,3 +151,15 @@ def test_counting_with_the_rows_past_the_end_or_with_no_match(
     with count_queries as q:
         empty = paginate(db.session, _stmt().where(AuditEvent.id < 0), 1, 10, count_with_rows=True)
     assert q.count == 1 and empty.total == 0 and empty.items == [] and empty.pages == 1
+
+
+def test_counting_with_the_rows_of_several_columns(rows: None, count_queries: QueryCounter) -> None:
+    """Rows of columns (the directory's) come back as rows, with the exact count."""
+    columns = select(AuditEvent.id, AuditEvent.action).where(AuditEvent.action == ACTION)
+    columns = columns.order_by(AuditEvent.id)
+    with count_queries as q:
+        page = paginate(db.session, columns, 2, 10, count_with_rows=True)
+    assert q.count == 1
+    separate = paginate(db.session, columns, 2, 10)
+    assert [(r.id, r.action) for r in page.items] == [(r.id, r.action) for r in separate.items]
+    assert page.total == separate.total == ROWS and page.total_is_exact
