@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from lms.timezones import localdate_filter, localtime_filter
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["gift_text"] = gift_text
     app.jinja_env.globals["csrf_field"] = csrf_field
     app.jinja_env.globals["url_for_each"] = url_for_each
+    app.jinja_env.globals["status_badge"] = status_badge
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]
 
 
@@ -47,6 +48,16 @@ def csrf_field() -> Markup:
     the navigation's "Log out" on every page, without building a form object for it
     (a quarter of a millisecond a page)."""
     return Markup('<input name="csrf_token" type="hidden" value="{}">').format(generate_csrf())
+
+
+def status_badge(tone: str, label: str, extra_class: str = "") -> Markup:
+    """A coloured status label, ``<span class="status status-<tone>">label</span>``: the
+    urgency and the time left of each row of the clinicians' queue (50 a page: a call to this
+    costs a fraction of a template macro's)."""
+    classes = escape(f"status status-{tone} {extra_class}".rstrip())
+    # Both parts escaped here (Markup.format would escape again through string.Formatter,
+    # at several times the cost).
+    return Markup(f'<span class="{classes}">{escape(label)}</span>')  # noqa: S704
 
 
 # A number no page lists (more than any id): where an id goes in a URL built once.

@@ -184,3 +184,15 @@ def test_url_for_each_gives_what_url_for_gives(app) -> None:
             url_for_each("support.queue", "request_id")
         with pytest.raises(KeyError):
             url_for_each("no.such_endpoint", "id")
+
+
+def test_status_badge_writes_the_labels_the_macros_wrote() -> None:
+    from lms.web import status_badge
+
+    assert status_badge("bad", "Overdue by 5 minutes") == (
+        '<span class="status status-bad">Overdue by 5 minutes</span>'
+    )
+    assert status_badge("ok", "12 minutes left", "support-timing") == (
+        '<span class="status status-ok support-timing">12 minutes left</span>'
+    )
+    assert status_badge("warn", "<b>&") == '<span class="status status-warn">&lt;b&gt;&amp;</span>'

@@ -6,6 +6,7 @@ link. The content is behind the log-in.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -71,8 +72,13 @@ def _on_call(stmt: Select[Any]) -> Select[Any]:
     )
 
 
+@functools.cache
+def _on_call_recipients() -> Select[Any]:
+    return _on_call(_recipient_columns())  # built once: it has no parameter
+
+
 def on_call_clinicians() -> list[Recipient]:
-    return _recipients(_on_call(_recipient_columns()))
+    return _recipients(_on_call_recipients())
 
 
 def _active_by_name(*conditions: Any) -> list[Recipient]:
@@ -392,9 +398,14 @@ def unread_alerts(user_id: int, limit: int = 20) -> list[Any]:
     )
 
 
+@functools.cache
+def _roster() -> Select[Any]:
+    return _on_call(select(User.id, User.full_name))  # built once: it has no parameter
+
+
 def on_call_roster() -> list[Any]:
     """Who is on call now (id and name, by name): what the queue shows."""
-    return list(db.session.execute(_on_call(select(User.id, User.full_name))))
+    return list(db.session.execute(_roster()))
 
 
 def mark_read(user_id: int, now: datetime, request_ids: Iterable[int] | None = None) -> int:
