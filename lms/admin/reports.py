@@ -8,6 +8,7 @@ the SQL twin of the rule the certification gate applies.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, bindparam, exists, func, select
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
@@ -121,84 +122,6 @@ class ActionList:
     total: int
 
 
-class CountsTogether:
-    """The counts of several action lists, asked in one statement when :meth:`read` is
-    called (the dashboard's six boxes: one round trip for their counts, not six)."""
-
-    def __init__(self) -> None:
-        self._waiting: list[tuple[ActionList, Select[Any]]] = []
-
-    def later(self, box: ActionList, stmt: Select[Any]) -> None:
-        self._waiting.append((box, stmt))
-
-    def read(self) -> None:
-        if not self._waiting:
-            return
-        totals = db.session.execute(
-            select(*(count_statement(stmt).scalar_subquery() for _box, stmt in self._waiting))
-        ).one()
-        for (box, _stmt), total in zip(self._waiting, totals, strict=True):
-            box.total = int(total or 0)
-        self._waiting = []
-
-
-def _action_list(
-    stmt: Select[Any],
-    *columns: Any,
-    counts: CountsTogether,
-    limit: int = 8,
-    row: Callable[[Any], Any] | None = None,
-) -> ActionList:
-    """The first ``limit`` rows of ``stmt`` read as ``columns``: what the box shows and no
-    more (no objects built, nothing decrypted that is not shown), each passed through
-    ``row`` if given; the count of all is filled in when ``counts`` is read."""
-    rows = list(db.session.execute(stmt.with_only_columns(*columns).limit(limit)))
-    box = ActionList([row(r) for r in rows] if row else rows, 0)
-    counts.later(box, stmt)
-    return box
-
-
-def awaiting_verification(counts: CountsTogether) -> dict[str, ActionList]:
-    """License and insurance records waiting for a decision, oldest submission first."""
-    return {
-        kind: _action_list(
-            select(model)
-            .where(model.status == RecordStatus.PENDING)
-            .order_by(model.submitted_at, model.id),
-            *_record_columns(model),
-            model.submitted_at,
-            counts=counts,
-        )
-        for kind, model in (("license", License), ("insurance", InsurancePolicy))
-    }
-
-
-def _record_columns(model: type[License] | type[InsurancePolicy]) -> tuple[Any, ...]:
-    """What a box shows of a license (type and state) or an insurance policy (carrier)."""
-    what = (License.license_type, License.state) if model is License else (InsurancePolicy.carrier,)
-    return (model.id, model.user_id, User.name_of(model.user_id).label("full_name"), *what)
-
-
-def expiring_soon(counts: CountsTogether, today: date, days: int = 30) -> dict[str, ActionList]:
-    """Verified records that expire within ``days``, soonest first."""
-    until = today + timedelta(days=days)
-    return {
-        kind: _action_list(
-            select(model)
-            .where(
-                model.status == RecordStatus.VERIFIED,
-                model.expires_on > today,
-                model.expires_on <= until,
-            )
-            .order_by(model.expires_on, model.id),
-            *_record_columns(model),
-            model.expires_on,
-            counts=counts,
-        )
-        for kind, model in (("license", License), ("insurance", InsurancePolicy))
-    }
-
-
 @dataclass(frozen=True)
 class WaitingReferral:
     id: int
@@ -207,21 +130,133 @@ class WaitingReferral:
     referred_by: str
 
 
-def referrals_waiting(counts: CountsTogether) -> ActionList:
-    """Referrals nobody has acted on yet (status new), oldest first. Read as columns: the
-    patient's details are not shown here, so not one of them is decrypted."""
-    return _action_list(
-        select(Referral)
-        .where(Referral.status == ReferralStatus.NEW)
-        .order_by(Referral.created_at, Referral.id),
-        Referral.id,
-        Referral.state,
-        Referral.created_at,
-        Referral.source,
-        User.name_of(Referral.therapist_id),
-        counts=counts,
-        row=lambda r: WaitingReferral(r[0], r[1], r[2], Referral.referrer(r[3], r[4])),
+@dataclass(frozen=True)
+class _Box:
+    """One box's statements: its first rows (as the columns it shows) and what it counts."""
+
+    group: str  # the template's name for it: awaiting, expiring, referrals, support
+    kind: str | None  # license or insurance, for the boxes that come in pairs
+    rows: Select[Any]
+    counted: Select[Any]
+    row: Callable[[Any], Any] | None = None
+
+
+BOX_ROWS = 8  # the oldest (or soonest) few a box lists
+
+
+def _box(
+    group: str,
+    kind: str | None,
+    stmt: Select[Any],
+    *columns: Any,
+    row: Callable[[Any], Any] | None = None,
+) -> _Box:
+    """A box over ``stmt``: its first rows read as ``columns`` (no objects built, nothing
+    decrypted that is not shown), each passed through ``row`` if given, and its count."""
+    return _Box(group, kind, stmt.with_only_columns(*columns).limit(BOX_ROWS), stmt, row)
+
+
+def _record_columns(model: type[License] | type[InsurancePolicy]) -> tuple[Any, ...]:
+    """What a box shows of a license (type and state) or an insurance policy (carrier)."""
+    what = (License.license_type, License.state) if model is License else (InsurancePolicy.carrier,)
+    return (model.id, model.user_id, User.name_of(model.user_id).label("full_name"), *what)
+
+
+@functools.cache
+def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any]]:
+    """The dashboard's boxes and the one statement that counts them all, built once ("now",
+    "today" and the end of the expiry window are parameters): building them took 0.75 ms
+    a page."""
+    from lms.support.models import SupportRequest
+
+    today = bindparam("today", type_=License.expires_on.type)
+    until = bindparam("until", type_=License.expires_on.type)
+    now = bindparam("now", type_=SupportRequest.due_at.type)
+    boxes: list[_Box] = []
+    for kind, model in (("license", License), ("insurance", InsurancePolicy)):
+        # Records waiting for a decision, oldest submission first.
+        boxes.append(
+            _box(
+                "awaiting",
+                kind,
+                select(model)
+                .where(model.status == RecordStatus.PENDING)
+                .order_by(model.submitted_at, model.id),
+                *_record_columns(model),
+                model.submitted_at,
+            )
+        )
+        # Verified records that expire within the window, soonest first.
+        boxes.append(
+            _box(
+                "expiring",
+                kind,
+                select(model)
+                .where(
+                    model.status == RecordStatus.VERIFIED,
+                    model.expires_on > today,
+                    model.expires_on <= until,
+                )
+                .order_by(model.expires_on, model.id),
+                *_record_columns(model),
+                model.expires_on,
+            )
+        )
+    # Referrals nobody has acted on yet (status new), oldest first. The patients' details
+    # are not shown here, so not one of them is decrypted.
+    boxes.append(
+        _box(
+            "referrals",
+            None,
+            select(Referral)
+            .where(Referral.status == ReferralStatus.NEW)
+            .order_by(Referral.created_at, Referral.id),
+            Referral.id,
+            Referral.state,
+            Referral.created_at,
+            Referral.source,
+            User.name_of(Referral.therapist_id),
+            row=lambda r: WaitingReferral(r[0], r[1], r[2], Referral.referrer(r[3], r[4])),
+        )
     )
+    # Support requests past their first-response target with no reply, most overdue first.
+    boxes.append(
+        _box(
+            "support",
+            None,
+            select(SupportRequest)
+            .where(
+                SupportRequest.active_condition(),
+                SupportRequest.first_response_at.is_(None),
+                SupportRequest.due_at <= now,
+            )
+            .order_by(SupportRequest.due_at, SupportRequest.id),
+            SupportRequest.id,
+            SupportRequest.urgency,
+            SupportRequest.due_at,
+        )
+    )
+    # Every box's count in one round trip, not one each.
+    counts = select(*(count_statement(box.counted).scalar_subquery() for box in boxes))
+    return tuple(boxes), counts
+
+
+def dashboard_boxes(now: datetime, today: date, days: int = 30) -> dict[str, Any]:
+    """What needs action now, as the dashboard shows it: ``awaiting`` and ``expiring``
+    (within ``days``) as {"license": box, "insurance": box}, ``referrals`` and ``support``
+    as one box each."""
+    boxes, counts = _dashboard_statements()
+    params = {"now": now, "today": today, "until": today + timedelta(days=days)}
+    totals = db.session.execute(counts, params).one()
+    shown: dict[str, Any] = {"awaiting": {}, "expiring": {}}
+    for box, total in zip(boxes, totals, strict=True):
+        rows = list(db.session.execute(box.rows, params))
+        action = ActionList([box.row(r) for r in rows] if box.row else rows, int(total or 0))
+        if box.kind is None:
+            shown[box.group] = action
+        else:
+            shown[box.group][box.kind] = action
+    return shown
 
 
 # --- the therapist directory ----------------------------------------------------------------
@@ -415,23 +450,4 @@ def therapist_record(user: User, now: datetime) -> TherapistRecord:
             )
         ),
         referral_counts={ReferralStatus(k).label: v for k, v in counts.items()},
-    )
-
-
-def support_overdue(counts: CountsTogether, now: datetime) -> ActionList:
-    """Support requests past their first-response target with no reply, most overdue first."""
-    from lms.support.models import SupportRequest
-
-    return _action_list(
-        select(SupportRequest)
-        .where(
-            SupportRequest.active_condition(),
-            SupportRequest.first_response_at.is_(None),
-            SupportRequest.due_at <= now,
-        )
-        .order_by(SupportRequest.due_at, SupportRequest.id),
-        SupportRequest.id,
-        SupportRequest.urgency,
-        SupportRequest.due_at,
-        counts=counts,
     )

@@ -48,14 +48,7 @@ def index() -> Any:
 
     now = utcnow()
     funnel, counted_at = reports.recent_funnel(now)
-    counts = reports.CountsTogether()
-    boxes = {
-        "awaiting": reports.awaiting_verification(counts),
-        "expiring": reports.expiring_soon(counts, today()),
-        "referrals": reports.referrals_waiting(counts),
-        "support": reports.support_overdue(counts, now),
-    }
-    counts.read()
+    boxes = reports.dashboard_boxes(now, today())
     return render_template(
         "admin/dashboard.html",
         funnel=funnel,
