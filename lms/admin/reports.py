@@ -173,33 +173,29 @@ def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any]]:
     until = bindparam("until", type_=License.expires_on.type)
     now = bindparam("now", type_=SupportRequest.due_at.type)
     boxes: list[_Box] = []
+
+    def records(group: str, kind: str, model: Any, *conditions: Any, by: Any) -> _Box:
+        """License or insurance records meeting ``conditions``, first ``by``."""
+        stmt = select(model).where(*conditions).order_by(by, model.id)
+        return _box(group, kind, stmt, *_record_columns(model), by)
+
     for kind, model in (("license", License), ("insurance", InsurancePolicy)):
-        # Records waiting for a decision, oldest submission first.
+        # Records waiting for a decision, oldest submission first; verified records that
+        # expire within the window, soonest first.
         boxes.append(
-            _box(
-                "awaiting",
-                kind,
-                select(model)
-                .where(model.status == RecordStatus.PENDING)
-                .order_by(model.submitted_at, model.id),
-                *_record_columns(model),
-                model.submitted_at,
+            records(
+                "awaiting", kind, model, model.status == RecordStatus.PENDING, by=model.submitted_at
             )
         )
-        # Verified records that expire within the window, soonest first.
         boxes.append(
-            _box(
+            records(
                 "expiring",
                 kind,
-                select(model)
-                .where(
-                    model.status == RecordStatus.VERIFIED,
-                    model.expires_on > today,
-                    model.expires_on <= until,
-                )
-                .order_by(model.expires_on, model.id),
-                *_record_columns(model),
-                model.expires_on,
+                model,
+                model.status == RecordStatus.VERIFIED,
+                model.expires_on > today,
+                model.expires_on <= until,
+                by=model.expires_on,
             )
         )
     # Referrals nobody has acted on yet (status new), oldest first. The patients' details
