@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.profile therapist_dashboard --requests 50
     .venv/bin/python -m bench.profile admin_dashboard --sql      # print each statement
+    BUILT=1 .venv/bin/python -m bench.profile lesson   # statements a request builds anew
 
 Builds the scenario's requests as the benchmark does (``bench/prepare.py``, on the
 benchmark database), replays them through the WSGI app under cProfile (standard library:
@@ -21,6 +22,7 @@ import sys
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_token:
         requests = [with_token(client, r) for r in requests]
     send(requests[0])  # warm-up: templates compiled, caches filled
+    if os.environ.get("BUILT"):  # which statements one request builds anew, and where
+        print_built(send, requests[1])
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "after_cursor_execute", finished)
     profiler = cProfile.Profile()
@@ -183,6 +187,18 @@ def main(argv: list[str] | None = None) -> int:
         for statement, seconds in zip(statements[:per], timings, strict=False):
             print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:width])
     return 0
+
+
+def print_built(send: Callable[[Any], int], request: Any) -> None:
+    """Send ``request`` once and print each SQL statement it built anew (not once per
+    process), with the app's frame that ran it (``bench/built.py``)."""
+    from bench.built import statements_built
+
+    with statements_built() as built:
+        send(request)
+    print(f"statements built by one request: {len(built)}")
+    for line in built:
+        print("  ", line)
 
 
 def with_token(client: Client, request: Any) -> Any:

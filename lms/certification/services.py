@@ -112,15 +112,20 @@ def _account(user: User) -> Requirement:
     return Requirement("account", label, True, f"{user.email} confirmed.")
 
 
+@functools.cache
+def _required_courses_statement() -> Select[tuple[Course]]:
+    """The published courses required for certification (built once per process, like the
+    other statements every dashboard runs)."""
+    return (
+        select(Course)
+        .where(Course.required_for_certification, Course.current_version_id.is_not(None))
+        .order_by(Course.title)
+    )
+
+
 def _training(user: User, now: datetime, certificates: list[Certificate] | None) -> Requirement:
     label = "Required training completed, with a valid certificate"
-    required = list(
-        db.session.scalars(
-            select(Course)
-            .where(Course.required_for_certification, Course.current_version_id.is_not(None))
-            .order_by(Course.title)
-        )
-    )
+    required = list(db.session.scalars(_required_courses_statement()))
     if not required:
         # Fail closed: with no required course published, nobody can be trained yet.
         return Requirement("training", label, False, "The required training is not published yet.")
@@ -432,15 +437,18 @@ def is_certified_now(user: User, now: datetime | None = None) -> bool:
     return bool(db.session.scalar(statement, params))
 
 
+@functools.cache
+def _user_certificates_statement() -> Select[tuple[Certificate]]:
+    return (
+        select(Certificate)
+        .where(Certificate.user_id == bindparam("user_id"))
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    )
+
+
 def user_certificates(user: User) -> list[Certificate]:
     """The therapist's certificates, newest first (the dashboard lists them with status)."""
-    return list(
-        db.session.scalars(
-            select(Certificate)
-            .where(Certificate.user_id == user.id)
-            .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
-        )
-    )
+    return list(db.session.scalars(_user_certificates_statement(), {"user_id": user.id}))
 
 
 # --- the partner agreement ------------------------------------------------------------------

@@ -7,13 +7,14 @@ audit log, and the therapist's e-mails go out after the commit (``send_email``).
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 
 from lms import audit
 from lms.accounts.models import User
@@ -238,27 +239,27 @@ class Overview:
     attestation: Attestation | None
 
 
-def latest_attestation(user_id: int) -> Attestation | None:
-    return db.session.scalar(
-        select(Attestation).where(Attestation.user_id == user_id).order_by(Attestation.id.desc())
+@functools.cache
+def _records_of(model: type[Any], newest_first: bool = False) -> Select[Any]:
+    """A therapist's records of one kind, in the order they were added (or newest first):
+    built once per process, as the dashboard runs these on every visit."""
+    return (
+        select(model)
+        .where(model.user_id == bindparam("user_id"))
+        .order_by(model.id.desc() if newest_first else model.id)
     )
+
+
+def latest_attestation(user_id: int) -> Attestation | None:
+    return db.session.scalar(_records_of(Attestation, newest_first=True), {"user_id": user_id})
 
 
 def overview(user: User) -> Overview:
     """The therapist's records, for their licensure page and dashboard."""
+    params = {"user_id": user.id}
     return Overview(
-        licenses=list(
-            db.session.scalars(
-                select(License).where(License.user_id == user.id).order_by(License.id)
-            )
-        ),
-        policies=list(
-            db.session.scalars(
-                select(InsurancePolicy)
-                .where(InsurancePolicy.user_id == user.id)
-                .order_by(InsurancePolicy.id)
-            )
-        ),
+        licenses=list(db.session.scalars(_records_of(License), params)),
+        policies=list(db.session.scalars(_records_of(InsurancePolicy), params)),
         attestation=latest_attestation(user.id),
     )
 

@@ -7,11 +7,12 @@ derived from it), and e-mails go out after the commit (``send_email``).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from lms import audit
 from lms.accounts.models import User
@@ -229,7 +230,7 @@ def handle_event(event: Any) -> str:
     so events arriving out of order act on the current state.
     """
     event_id, event_type = str(event.id), str(event.type)
-    if db.session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == event_id)):
+    if db.session.scalar(_event_seen_statement(), {"event_id": event_id}):
         return "duplicate"
     row = StripeEvent(event_id=event_id, type=event_type)
     db.session.add(row)
@@ -247,10 +248,18 @@ def handle_event(event: Any) -> str:
     return outcome
 
 
+@functools.cache
+def _event_seen_statement() -> Select[tuple[int]]:
+    return select(StripeEvent.id).where(StripeEvent.event_id == bindparam("event_id"))
+
+
+@functools.cache
+def _payment_by_intent_statement() -> Select[tuple[Payment]]:
+    return select(Payment).where(Payment.stripe_payment_intent_id == bindparam("intent_id"))
+
+
 def _payment_for_intent(intent_id: str, metadata: Any) -> Payment | None:
-    payment = db.session.scalar(
-        select(Payment).where(Payment.stripe_payment_intent_id == intent_id)
-    )
+    payment = db.session.scalar(_payment_by_intent_statement(), {"intent_id": intent_id})
     if payment is None and str(metadata.get("payment_id", "")).isdigit():
         payment = db.session.get(Payment, int(metadata["payment_id"]))
     return payment

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Insert, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import audit
@@ -241,26 +241,38 @@ def send_step(
     db.session.flush()  # the ledger row (if new), the events and the audit rows, by table
     sessions.forget(UNREAD_ALERTS)  # whoever is alerted may be the one viewing this page
     if users:
-        # Every alert in one INSERT ... SELECT over the recipients' ids: one statement for the
-        # database (not one execution per row) whose SQL is the same for any number of them.
-        columns = (
-            SupportAlert.request_id,
-            SupportAlert.notification_id,
-            SupportAlert.kind,
-            SupportAlert.emailed,
-            SupportAlert.created_at,
-        )
-        values = (request.id, row.id, kind, True, now)
-        db.session.execute(
-            insert(SupportAlert).from_select(
-                [SupportAlert.user_id, *columns],
-                select(
-                    User.id,
-                    *(literal(v, c.type) for v, c in zip(values, columns, strict=True)),
-                ).where(User.id.in_([user.id for user in users])),
-            )
-        )
+        values = {
+            "request_id": request.id,
+            "notification_id": row.id,
+            "kind": kind,
+            "emailed": True,
+            "created_at": now,
+            "user_ids": [user.id for user in users],
+        }
+        # Through the session's connection: with values, the ORM's execute would take this
+        # for a bulk INSERT of one row per dictionary.
+        db.session.connection().execute(_alerts_insert(), values)
     return row
+
+
+@functools.cache
+def _alerts_insert() -> Insert:
+    """Every alert of a step in one INSERT ... SELECT over the recipients' ids: one statement
+    for the database (not one execution per row) whose SQL is the same for any number of
+    them; built once per process, the values bound."""
+    columns = (
+        SupportAlert.request_id,
+        SupportAlert.notification_id,
+        SupportAlert.kind,
+        SupportAlert.emailed,
+        SupportAlert.created_at,
+    )
+    return insert(SupportAlert).from_select(
+        [SupportAlert.user_id, *columns],
+        select(User.id, *(bindparam(c.key, type_=c.type) for c in columns)).where(
+            User.id.in_(bindparam("user_ids", expanding=True))
+        ),
+    )
 
 
 def _email_step(
@@ -388,13 +400,17 @@ def badge(count: int) -> str:
 
 def unread_alerts(user_id: int, limit: int = 20) -> list[Any]:
     """The newest unread alerts (request id, kind, time): what the queue lists."""
-    return list(
-        db.session.execute(
-            select(SupportAlert.request_id, SupportAlert.kind, SupportAlert.created_at)
-            .where(SupportAlert.user_id == user_id, SupportAlert.read_at.is_(None))
-            .order_by(SupportAlert.created_at.desc(), SupportAlert.id.desc())
-            .limit(limit)
-        )
+    params = {"user_id": user_id, "limit": limit}
+    return list(db.session.execute(_unread_alerts_statement(), params))
+
+
+@functools.cache
+def _unread_alerts_statement() -> Select[Any]:
+    return (
+        select(SupportAlert.request_id, SupportAlert.kind, SupportAlert.created_at)
+        .where(SupportAlert.user_id == bindparam("user_id"), SupportAlert.read_at.is_(None))
+        .order_by(SupportAlert.created_at.desc(), SupportAlert.id.desc())
+        .limit(bindparam("limit"))
     )
 
 

@@ -159,10 +159,15 @@ def own_referral_id(therapist: User, value: Any) -> int | None:
 def find_by_token(therapist: User, token: str | None) -> SupportRequest | None:
     if not token:
         return None
-    return db.session.scalar(
-        select(SupportRequest).where(
-            SupportRequest.submission_token == token, SupportRequest.therapist_id == therapist.id
-        )
+    params = {"token": token, "therapist_id": therapist.id}
+    return db.session.scalar(_by_token_statement(), params)
+
+
+@functools.cache
+def _by_token_statement() -> Select[tuple[SupportRequest]]:
+    return select(SupportRequest).where(
+        SupportRequest.submission_token == bindparam("token"),
+        SupportRequest.therapist_id == bindparam("therapist_id"),
     )
 
 
@@ -763,16 +768,19 @@ def thread_unchanged_token(request: SupportRequest, viewer: User, now: datetime)
     return _token(parts)
 
 
+@functools.cache
+def _visible_events_statement() -> Select[tuple[SupportEvent]]:
+    return (
+        select(SupportEvent)
+        .where(SupportEvent.request_id == bindparam("request_id"), SupportEvent.internal.is_(False))
+        .options(joinedload(SupportEvent.actor))
+        .order_by(SupportEvent.id)
+    )
+
+
 def visible_events(request: SupportRequest) -> list[SupportEvent]:
     """The history a therapist may see: never an internal row (filtered in SQL)."""
-    return list(
-        db.session.scalars(
-            select(SupportEvent)
-            .where(SupportEvent.request_id == request.id, SupportEvent.internal.is_(False))
-            .options(joinedload(SupportEvent.actor))
-            .order_by(SupportEvent.id)
-        )
-    )
+    return list(db.session.scalars(_visible_events_statement(), {"request_id": request.id}))
 
 
 def all_events(request: SupportRequest) -> list[SupportEvent]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import io
 import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from lms import audit
 from lms.accounts.models import User
@@ -82,7 +83,12 @@ def find_by_code(code: str) -> Certificate | None:
     normal = normalise_code(code)
     if not CODE_PATTERN.match(normal):
         return None
-    return db.session.scalar(select(Certificate).where(Certificate.code == normal))
+    return db.session.scalar(_by_code_statement(), {"code": normal})
+
+
+@functools.cache
+def _by_code_statement() -> Select[tuple[Certificate]]:
+    return select(Certificate).where(Certificate.code == bindparam("code"))
 
 
 def revoke(certificate: Certificate, admin: User, reason: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import defer
 
 from lms import audit
@@ -99,19 +99,28 @@ def _finished_attempts(user_id: int, module: AnyModule) -> list[QuizAttempt]:
     )
 
 
+@functools.cache
+def _module_attempts_statement() -> Select[tuple[QuizAttempt]]:
+    """Built once per process: building a statement costs Python on every request even
+    when its SQL is cached (docs/PERFORMANCE.md, "The eleventh round")."""
+    return (
+        select(QuizAttempt)
+        .where(
+            QuizAttempt.user_id == bindparam("user_id"),
+            QuizAttempt.module_version_id == bindparam("module_id"),
+        )
+        .order_by(QuizAttempt.number)
+        .options(defer(QuizAttempt.questions))
+    )
+
+
 def module_attempts(
     user_id: int, module: AnyModule
 ) -> tuple[QuizAttempt | None, list[QuizAttempt]]:
     """The open attempt (None if none, or if its time just ran out: it is scored) and the
     finished ones, oldest first, in one statement (the lesson page shows both)."""
-    rows = list(
-        db.session.scalars(
-            select(QuizAttempt)
-            .where(QuizAttempt.user_id == user_id, QuizAttempt.module_version_id == module.id)
-            .order_by(QuizAttempt.number)
-            .options(defer(QuizAttempt.questions))
-        )
-    )
+    params = {"user_id": user_id, "module_id": module.id}
+    rows = list(db.session.scalars(_module_attempts_statement(), params))
     current = next((a for a in rows if a.status == AttemptStatus.IN_PROGRESS), None)
     if current is not None and expire_if_due(current):
         current = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import defer, joinedload
 
 from lms import audit
@@ -64,18 +65,26 @@ def listed_courses() -> list[Course]:
     )
 
 
+@functools.cache
+def _enrollments_statement() -> Select[tuple[Enrollment, bool]]:
+    """A learner's enrolments with their courses, and whether each evaluation is in. Built
+    once per process, like the dashboard's other statements (building one costs more Python
+    than running it: docs/PERFORMANCE.md, "The eleventh round")."""
+    evaluated = exists().where(EvaluationResponse.enrollment_id == Enrollment.id)
+    return (
+        select(Enrollment, evaluated)
+        .where(Enrollment.user_id == bindparam("user_id"))
+        .order_by(Enrollment.enrolled_at)
+        .options(joinedload(Enrollment.course))
+    )
+
+
 def learner_progress(
     user: User, certificates: Sequence[Certificate] | None = None, *, open_only: bool = False
 ) -> list[CourseProgress]:
     """The progress in each of the learner's enrolments (open ones only with ``open_only``),
     oldest first. Whether each course evaluation is in is read with the enrolments."""
-    evaluated = exists().where(EvaluationResponse.enrollment_id == Enrollment.id)
-    rows = db.session.execute(
-        select(Enrollment, evaluated)
-        .where(Enrollment.user_id == user.id)
-        .order_by(Enrollment.enrolled_at)
-        .options(joinedload(Enrollment.course))
-    ).all()
+    rows = db.session.execute(_enrollments_statement(), {"user_id": user.id}).all()
     return courses_progress(
         [e for e, _done in rows if e.is_open or not open_only],
         certificates,
@@ -146,6 +155,14 @@ _PROGRESS_COLUMNS = (
     ModuleProgress.best_score,
     ModuleProgress.completed_at,
 )
+
+
+@functools.cache
+def _progress_statement() -> Select[Any]:
+    return select(*_PROGRESS_COLUMNS).where(
+        ModuleProgress.user_id.in_(bindparam("user_ids", expanding=True)),
+        ModuleProgress.module_version_id.in_(bindparam("module_ids", expanding=True)),
+    )
 
 
 @dataclass
@@ -312,10 +329,8 @@ def courses_progress(
     rows = {
         (p.user_id, p.module_version_id): p
         for p in db.session.execute(
-            select(*_PROGRESS_COLUMNS).where(
-                ModuleProgress.user_id.in_({e.user_id for e in enrollments}),
-                ModuleProgress.module_version_id.in_(module_ids),
-            )
+            _progress_statement(),
+            {"user_ids": list({e.user_id for e in enrollments}), "module_ids": list(module_ids)},
         )
     }
     finishing = _Finishing({e.id for e in enrollments}, certificates, evaluated)
@@ -452,19 +467,19 @@ def modules_left(enrollment: Enrollment) -> bool:
     """Has the learner a module of this course version still to complete? One indexed
     question, asked after every lesson and quiz before reading the whole progress (a module
     is complete when its progress row has ``completed_at``, as :class:`ModuleState` says)."""
+    params = {"user_id": enrollment.user_id, "version_id": enrollment.course_version_id}
+    return bool(db.session.scalar(_modules_left_statement(), params))
+
+
+@functools.cache
+def _modules_left_statement() -> Select[tuple[bool]]:
     done = exists().where(
-        ModuleProgress.user_id == enrollment.user_id,
+        ModuleProgress.user_id == bindparam("user_id"),
         ModuleProgress.module_version_id == CourseVersionModule.module_version_id,
         ModuleProgress.completed_at.is_not(None),
     )
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    CourseVersionModule.course_version_id == enrollment.course_version_id, ~done
-                )
-            )
-        )
+    return select(
+        exists().where(CourseVersionModule.course_version_id == bindparam("version_id"), ~done)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -52,18 +53,41 @@ def _published_or_404(course: Course | None) -> Course:
     return course
 
 
-def _course_row(slug: str, *columns: Any) -> Row[Any]:
-    """The course (404 if there is none, or none published), the learner's enrolment in it
-    (None if none) and ``columns`` (of the enrolment's row), in one statement: every course
-    page needs the first two."""
-    user = current_user_obj()
-    found = db.session.execute(
-        select(Course, Enrollment, *columns)
-        .outerjoin(
-            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
+@functools.cache
+def _course_row_statement(with_lesson: bool) -> Select[Any]:
+    """Built once per process (building a statement costs more than running this one):
+    the course by slug, the user's enrolment in it and, ``with_lesson``, the lesson's HTML of
+    the module ``module_slug`` in the enrolment's course version (NULL without an enrolment
+    or such a module)."""
+    columns: list[Any] = [Course, Enrollment]
+    if with_lesson:
+        columns.append(
+            select(ModuleVersion.lesson_html)
+            .join(CourseVersionModule, CourseVersionModule.module_version_id == ModuleVersion.id)
+            .where(
+                CourseVersionModule.course_version_id == Enrollment.course_version_id,
+                ModuleVersion.slug == bindparam("module_slug"),
+            )
+            .scalar_subquery()
         )
-        .where(Course.slug == slug)
-    ).first()
+    return (
+        select(*columns)
+        .outerjoin(
+            Enrollment,
+            (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
+        )
+        .where(Course.slug == bindparam("slug"))
+    )
+
+
+def _course_row(slug: str, lesson: str | None = None) -> Row[Any]:
+    """The course (404 if there is none, or none published), the learner's enrolment in it
+    (None if none) and, with ``lesson`` (a module's slug), that lesson's HTML in the
+    enrolment's version, in one statement: every course page needs the first two."""
+    params: dict[str, Any] = {"slug": slug, "user_id": current_user_obj().id}
+    if lesson is not None:
+        params["module_slug"] = lesson
+    found = db.session.execute(_course_row_statement(lesson is not None), params).first()
     if found is None:
         abort(404)
     _published_or_404(found[0])
@@ -73,20 +97,6 @@ def _course_row(slug: str, *columns: Any) -> Row[Any]:
 def _course_and_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
     course, enrollment = _course_row(slug)
     return course, enrollment
-
-
-def _lesson_in_enrolled_version(module_slug: str) -> Any:
-    """The lesson's HTML of ``module_slug`` in the enrolment's course version, as a column of
-    :func:`_course_row` (no statement of its own; NULL without an enrolment or such module)."""
-    return (
-        select(ModuleVersion.lesson_html)
-        .join(CourseVersionModule, CourseVersionModule.module_version_id == ModuleVersion.id)
-        .where(
-            CourseVersionModule.course_version_id == Enrollment.course_version_id,
-            ModuleVersion.slug == module_slug,
-        )
-        .scalar_subquery()
-    )
 
 
 def _course_and_open_enrollment(slug: str) -> tuple[Course, Enrollment | None]:
@@ -157,7 +167,7 @@ def enroll(slug: str) -> Any:
 
 @bp.route("/courses/<slug>/modules/<module_slug>")
 def lesson(slug: str, module_slug: str) -> Any:
-    course, enrollment, lesson_html = _course_row(slug, _lesson_in_enrolled_version(module_slug))
+    course, enrollment, lesson_html = _course_row(slug, lesson=module_slug)
     if enrollment is None or not enrollment.is_open:
         flash("Enrol in the course to open its modules.", "info")
         return redirect(url_for("training.course", slug=slug))
@@ -237,22 +247,27 @@ def _after_module(course: Course, enrollment: Enrollment) -> Any:
 # --- quiz attempts ------------------------------------------------------------------------
 
 
+@functools.cache
+def _locked_attempt_statement() -> Select[tuple[QuizAttempt]]:
+    return (
+        select(QuizAttempt)
+        .where(QuizAttempt.id == bindparam("attempt_id"))
+        .options(
+            joinedload(QuizAttempt.enrollment, innerjoin=True),
+            joinedload(QuizAttempt.progress),
+        )
+        .with_for_update(of=QuizAttempt)
+        .execution_options(populate_existing=True)
+    )
+
+
 def _attempt_or_404(attempt_id: int, *, lock: bool = False) -> QuizAttempt:
     """The current user's attempt; ``lock`` serialises submissions on PostgreSQL."""
     user = current_user_obj()
     if lock:
         # The attempt locked, its enrolment and the module's progress read with it (scoring
         # needs and updates them: no second and third query).
-        attempt = db.session.scalar(
-            select(QuizAttempt)
-            .where(QuizAttempt.id == attempt_id)
-            .options(
-                joinedload(QuizAttempt.enrollment, innerjoin=True),
-                joinedload(QuizAttempt.progress),
-            )
-            .with_for_update(of=QuizAttempt)
-            .execution_options(populate_existing=True)
-        )
+        attempt = db.session.scalar(_locked_attempt_statement(), {"attempt_id": attempt_id})
         if attempt is None or attempt.user_id != user.id:
             abort(404)
         return attempt

@@ -46,6 +46,16 @@ from tests.training.conftest import (  # noqa: F401 - fixtures
 # A larger number of rows than one page shows (the lists show 25 or 50).
 MANY = 120
 
+# A support request as the form files it (add a "submission_token" of its own).
+FILING = {
+    "urgency": "high",
+    "category": "medication",
+    "subject": "Can the patient keep taking lamotrigine?",
+    "description": "Question before the next session.",
+    "callback_phone": "303-555-0100",
+    "referral_id": "",
+}
+
 
 def statements(
     client: FlaskClient, counter: QueryCounter, url: str, method: str = "GET", **kwargs: Any
@@ -255,3 +265,19 @@ def engine_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(lms_db, "create_engine", capture)
     return made
+
+
+# What SQLAlchemy builds itself on a request, and may: the INSERTs and UPDATEs of a flush,
+# a primary-key Session.get (``get_or_404``), the lazy load of an attempt's answers.
+ORM_OWN = ("Insert ", "Update ", "Select get_or_404", "Select _answer_row")
+
+
+def own_statements(found: list[str]) -> list[str]:
+    """The statements of ``bench.built.statements_built``'s list that the app built itself,
+    as ``"<kind> <function>"`` (the tests' savepoints and what SQLAlchemy builds left out)."""
+    named = [f"{entry.split(' ')[0]} {entry.rsplit(' ', 1)[-1]}" for entry in found]
+    return [
+        entry
+        for entry in named
+        if not entry.split(" ")[0].endswith("SavepointClause") and not entry.startswith(ORM_OWN)
+    ]
