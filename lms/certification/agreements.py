@@ -17,9 +17,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import stat
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 from flask import current_app
 
@@ -73,25 +77,61 @@ def _load(path: str, _mtime_ns: int, version: int) -> Agreement:
     return _parse(file, version, file.read_text(encoding="utf-8"))
 
 
-def _files(root: Path) -> dict[int, Path]:
-    if not root.is_dir():
-        return {}
-    return {
-        int(m.group(1)): p for p in root.iterdir() if p.is_file() and (m := _FILE.match(p.name))
-    }
+# A folder changed this recently is listed every time: the file system's clock ticks in
+# milliseconds, so a second change within the same tick would leave its time as it was.
+_SETTLED_NS = 2_000_000_000
+
+
+def _scan(root: str) -> Mapping[int, Path]:
+    return MappingProxyType(
+        {
+            int(m.group(1)): p
+            for p in Path(root).iterdir()
+            if p.is_file() and (m := _FILE.match(p.name))
+        }
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(root: str, _mtime_ns: int) -> Mapping[int, Path]:
+    return _scan(root)
+
+
+def _files(root: Path) -> Mapping[int, Path]:
+    """The versions in ``root`` by number. The partner tools ask for the current version on
+    every request: the folder is listed again only when it changed (a file published,
+    renamed or removed changes the folder's own time), one ``stat`` otherwise."""
+    try:
+        folder = root.stat()
+    except OSError:
+        return MappingProxyType({})
+    if not stat.S_ISDIR(folder.st_mode):
+        return MappingProxyType({})
+    if time.time_ns() - folder.st_mtime_ns < _SETTLED_NS:
+        return _scan(str(root))
+    return _listing(str(root), folder.st_mtime_ns)
+
+
+def _read(path: Path, version: int) -> Agreement | None:
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:  # removed since the folder was listed
+        return None
+    return _load(str(path), mtime, version)
 
 
 def load(version: int, root: Path | None = None) -> Agreement | None:
     """One version of the agreement, or None if there is no such file."""
     root = root or Path(current_app.config["AGREEMENTS_PATH"])
     path = _files(root).get(version)
-    if path is None:
-        return None
-    return _load(str(path), path.stat().st_mtime_ns, version)
+    return None if path is None else _read(path, version)
 
 
 def current(root: Path | None = None) -> Agreement | None:
     """The current (highest) version, or None when none is published."""
     root = root or Path(current_app.config["AGREEMENTS_PATH"])
     versions = _files(root)
-    return load(max(versions), root) if versions else None
+    if not versions:
+        return None
+    highest = max(versions)
+    return _read(versions[highest], highest)

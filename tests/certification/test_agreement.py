@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from lms.audit import AuditEvent
@@ -112,3 +116,37 @@ def test_agreement_page_is_for_therapists_only(app, client, make_user, login) ->
         assert client.get("/agreement").status_code == 403
         assert client.post("/agreement", data={"version": "1", "full_name": "x"}).status_code == 403
         client.post("/logout")
+
+
+def test_the_folder_is_listed_again_only_when_it_changed(app, agreements_dir, monkeypatch) -> None:
+    """Every partner-tool request asks for the current version: an unchanged folder is not
+    listed again (one ``stat``), a version published is seen at once, also within the file
+    system's clock tick (a folder changed in the last seconds is listed every time)."""
+    listed: list[str] = []
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):  # type: ignore[no-untyped-def]
+        listed.append(str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    hour_ago = time.time() - 3600
+    os.utime(agreements_dir, (hour_ago, hour_ago))
+    with app.app_context():
+        first = agreements.current()
+        again = agreements.current()
+        assert first is not None and again is not None and first.version == again.version == 1
+        assert len(listed) <= 1  # at most once (a cache of an earlier test may hold it)
+        listed.clear()
+        assert agreements.current() is not None
+        assert listed == []
+        publish_version(agreements_dir, 2)  # the folder's time is now: listed every time
+        assert agreements.current().version == 2  # type: ignore[union-attr]
+        assert agreements.current().version == 2  # type: ignore[union-attr]
+        assert len(listed) == 2
+        (agreements_dir / "v2.md").unlink()  # withdrawn
+        os.utime(agreements_dir, (hour_ago + 60, hour_ago + 60))
+        assert agreements.current().version == 1  # type: ignore[union-attr]
+        listed.clear()
+        assert agreements.current().version == 1  # type: ignore[union-attr]
+        assert listed == []
