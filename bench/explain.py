@@ -109,8 +109,13 @@ def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], st
 
 
 def plans() -> list[Plan]:
+    """Each statement's plan and time, run twice: the time is the second run's. A list a
+    page shows often has its pages in memory; a first run after a long benchmark may read
+    them from disk, which made one run's times 30–200 times the usual (the plans were the
+    same)."""
     out = []
     for name, stmt in page_statements().items():
+        explain(stmt)
         plan, sql = explain(stmt)
         index_scans: list[str] = []
         seq_scans: list[str] = []
