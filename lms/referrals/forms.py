@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,9 +14,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from lms.db import utcnow
 from lms.forms import SelectField, choices
 from lms.licensure.data import state_pairs
 from lms.referrals.models import PrimaryConcern, ReferralSource, ReferralStatus
+from lms.timezones import viewer_zone
 
 CONCERN_PAIRS = [(c.value, c.label) for c in PrimaryConcern]
 STATUS_PAIRS = [(s.value, s.label) for s in ReferralStatus]
@@ -78,7 +78,9 @@ class ReferralForm(FlaskForm):
     )
 
     def validate_date_of_birth(self, field: DateField) -> None:
-        if field.data and (field.data >= date.today() or field.data.year < 1900):
+        # Before today where the therapist is (not the server's date).
+        today = utcnow().astimezone(viewer_zone()).date()
+        if field.data and (field.data >= today or field.data.year < 1900):
             raise ValidationError("Enter a valid date of birth.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from lms.audit import AuditEvent
@@ -249,3 +250,32 @@ def test_history_is_append_only(make_certified, make_referral) -> None:
     with pytest.raises(ReferralHistoryIsAppendOnly):
         db.session.flush()
     db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "born", "accepted"),
+    [
+        # 20:00 UTC on March 1 is already March 2 in Tokyo: born March 1 is yesterday there.
+        ("Asia/Tokyo", "2026-03-01T20:00:00Z", "2026-03-01", True),
+        ("Asia/Tokyo", "2026-03-01T20:00:00Z", "2026-03-02", False),
+        # 03:00 UTC on March 1 is still February 28 in Los Angeles: born that day is today.
+        ("America/Los_Angeles", "2026-03-01T03:00:00Z", "2026-02-28", False),
+        ("America/Los_Angeles", "2026-03-01T03:00:00Z", "2026-02-27", True),
+    ],
+)
+def test_a_date_of_birth_must_be_before_today_where_the_therapist_is(
+    client, make_certified, login, zone, now, born, accepted
+) -> None:
+    with freeze_time(now):
+        user = make_certified()
+        user.timezone = zone
+        db.session.commit()
+        login(user)
+        response = client.post("/referrals/new", data={**FORM, "date_of_birth": born})
+    page = response.get_data(as_text=True)
+    if accepted:
+        assert response.status_code == 302, page[:500]
+        assert _count(Referral) == 1
+    else:
+        assert response.status_code in (200, 422) and "Enter a valid date of birth." in page
+        assert _count(Referral) == 0
