@@ -368,6 +368,19 @@ CSV_HEADER = [
 ]
 
 
+@functools.cache
+def _licenses_statement() -> Select[Any]:
+    """The listed therapists' licenses (built once per process, the ids bound)."""
+    return (
+        select(License.user_id, License.state, License.license_type)
+        .where(
+            License.user_id.in_(bindparam("user_ids", expanding=True)),
+            License.status != RecordStatus.REJECTED,
+        )
+        .order_by(License.state, License.id)
+    )
+
+
 def directory_rows(users: Sequence[Any], now: datetime) -> list[DirectoryRow]:
     """Licenses and requirement flags for ``users`` in two queries, whatever their number."""
     if not users:
@@ -375,11 +388,7 @@ def directory_rows(users: Sequence[Any], now: datetime) -> list[DirectoryRow]:
     ids = [u.id for u in users]
     flags = certification.requirement_flags(ids, now)
     licenses: dict[int, list[tuple[str, LicenseType]]] = {}
-    for user_id, state, kind in db.session.execute(
-        select(License.user_id, License.state, License.license_type)
-        .where(License.user_id.in_(ids), License.status != RecordStatus.REJECTED)
-        .order_by(License.state, License.id)
-    ):
+    for user_id, state, kind in db.session.execute(_licenses_statement(), {"user_ids": ids}):
         licenses.setdefault(user_id, []).append((state, kind))
     rows = []
     for user in users:

@@ -101,3 +101,17 @@ def test_the_queue_poll_builds_only_its_rows_statement(
     db.session.commit()
     login(clinician)
     assert built(client, "/clinical/support/live") == ["Select paginate"]
+
+
+def test_a_directory_search_builds_only_its_page(
+    client: FlaskClient,
+    login: Any,
+    make_certified: Callable[..., User],
+    staff: dict[str, User],  # noqa: F811
+) -> None:
+    """A search's statement depends on the words searched for; the listed therapists'
+    licenses and requirement flags do not. (The admin dashboard's boxes are built once
+    too; its funnel is built when its cache runs out, which the tests turn off.)"""
+    make_certified(full_name="Smith Certified")
+    login(staff["admin"])
+    assert built(client, "/admin/therapists?q=smith") == ["Select paginate"]
