@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql
 
-from lms.db import COUNT_LIMIT, count_statement
+from lms.db import COUNT_LIMIT, count_statement, window_counted
 from lms.extensions import db
 
 
@@ -64,7 +64,7 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),
         # A name search is counted with its rows (paginate's count_with_rows).
-        "directory search": search.add_columns(func.count().over()).limit(25),
+        "directory search": window_counted(search, 25, 0),
         "audit page": audit.limit(50),
         "audit count": first_page_count(audit, 50),
         "audit by actor page": by_actor.limit(50),

@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         help="GET this path instead, as the scenario's users (a small page: the fixed cost)",
     )
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="PostgreSQL's own time for each SELECT the requests sent (EXPLAIN ANALYZE of "
+        "every one, in a transaction rolled back): planning and execution, by statement",
+    )
+    parser.add_argument(
         "--with-token",
         action="store_true",
         help="poll scenarios: send the token of the page's last poll, as the page does (the "
@@ -91,14 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     client = Client(app, use_cookies=False)
     engine = app.extensions["lms.db"].engine
     statements: list[str] = []
+    sent: list[tuple[str, Any]] = []  # --explain: each statement with its parameters
     timings: list[float] = []
     clock: list[float] = []
 
     traced = os.environ.get("TRACE")  # print where the first statement starting so is run from
 
-    def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+    def record(_c: Any, _cur: Any, statement: str, parameters: Any, *_a: Any) -> None:
         nonlocal traced
         statements.append(statement)
+        if args.explain:
+            sent.append((statement, parameters))
         clock.append(time.perf_counter())
         if traced and statement.startswith(traced):
             traced = None
@@ -179,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             f"profiler); {calls:,.0f} Python function calls per request"
         )
     print(f"statuses {dict(statuses)}; SQL statements per request: {len(statements) / n:.1f}")
+    if args.explain:
+        print_explained(engine, sent, n)
     with app.app_context():
         prepare.close_bench_requests()
         prepare.end_bench_sessions()
@@ -201,6 +212,69 @@ def print_built(send: Callable[[Any], int], request: Any) -> None:
     print(f"statements built by one request: {len(built)}")
     for line in built:
         print("  ", line)
+
+
+def print_explained(engine: Any, sent: list[tuple[str, Any]], n: int) -> None:
+    """PostgreSQL's planning and execution time for each SELECT sent (``--explain``),
+    summed by statement and shown per request, with each statement's costliest plan node:
+    what the database itself spends on a request, apart from the driver and the network."""
+    if engine.dialect.name != "postgresql":
+        raise SystemExit("--explain: PostgreSQL only")
+    seen: dict[str, list[Any]] = {}  # statement -> [count, planning s, execution s, nodes]
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            for statement, parameters in sent:
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                    continue
+                plan = conn.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+                ).scalar()[0]
+                entry = seen.setdefault(statement, [0, 0.0, 0.0, Counter()])
+                entry[0] += 1
+                entry[1] += plan["Planning Time"]
+                entry[2] += plan["Execution Time"]
+                entry[3][_costliest_node(plan["Plan"])] += 1
+        finally:
+            transaction.rollback()
+    width = int(os.environ.get("SQL_WIDTH", "120"))
+    print("PostgreSQL's own time per request (EXPLAIN ANALYZE), costliest statements first:")
+    print("  plan ms  exec ms  runs/req  statement | costliest plan node")
+    total_plan = total_exec = 0.0
+    for statement, (count, planning, execution, nodes) in sorted(
+        seen.items(), key=lambda item: -(item[1][1] + item[1][2])
+    ):
+        total_plan += planning / n
+        total_exec += execution / n
+        node = nodes.most_common(1)[0][0]
+        text = " ".join(statement.split())[:width]
+        print(f"  {planning / n:7.2f}  {execution / n:7.2f}  {count / n:8.1f}  {text} | {node}")
+    print(f"  {total_plan:7.2f}  {total_exec:7.2f}  (all SELECTs; writes are not explained)")
+
+
+def _costliest_node(plan: dict[str, Any]) -> str:
+    """The plan node with the most time of its own (its time less its children's)."""
+    best: tuple[float, str] = (-1.0, "")
+
+    def visit(node: dict[str, Any]) -> None:
+        nonlocal best
+        children = node.get("Plans", [])
+        loops = node.get("Actual Loops", 1)
+        own = node.get("Actual Total Time", 0.0) * loops - sum(
+            c.get("Actual Total Time", 0.0) * c.get("Actual Loops", 1) for c in children
+        )
+        name = node["Node Type"]
+        if "Relation Name" in node:
+            name += f" on {node['Relation Name']}"
+        if "Index Name" in node:
+            name += f" using {node['Index Name']}"
+        if own > best[0]:
+            best = (own, f"{name} ({own:.2f} ms, {loops} loops)")
+        for child in children:
+            visit(child)
+
+    visit(plan)
+    return best[1]
 
 
 def with_token(client: Client, request: Any) -> Any:

@@ -326,11 +326,25 @@ def _training_clause(now: Any, inline_courses: bool) -> ColumnElement[bool]:
 
 
 def _clauses(
-    now: Any, day: Any, agreement_version: int | None, inline_courses: bool
+    now: Any,
+    day: Any,
+    agreement_version: int | None,
+    inline_courses: bool,
+    among: Any = None,
 ) -> dict[str, ColumnElement[bool]]:
+    """``among``: the users' ids (a list of the outer query's), repeated inside the record
+    and agreement conditions. It changes no answer (each condition is already about
+    ``User.id``); it lets PostgreSQL read those records for just these users at once.
+    Without it, for a page of 25, it estimated 25 index look-ups as dearer than reading the
+    whole table into a hash, and read all 2,800 insurance policies and 2,600 agreement
+    acceptances on every page of the directory (1.2 ms of the statement's 1.4)."""
+
+    def mine(model: Any) -> list[ColumnElement[bool]]:
+        return [model.user_id == User.id] + ([] if among is None else [model.user_id.in_(among)])
+
     agreement: ColumnElement[bool] = (
         exists().where(
-            AgreementAcceptance.user_id == User.id,
+            *mine(AgreementAcceptance),
             AgreementAcceptance.version == agreement_version,
         )
         if agreement_version is not None
@@ -339,7 +353,7 @@ def _clauses(
 
     def record(model: Any) -> ColumnElement[bool]:
         return exists().where(
-            model.user_id == User.id,
+            *mine(model),
             model.status == RecordStatus.VERIFIED,
             model.expires_on > day,
         )
@@ -376,7 +390,9 @@ def certified_clause(now: datetime | None = None) -> ColumnElement[bool]:
     return and_(User.role == Role.THERAPIST, *requirement_clauses(now).values())
 
 
-def _bound_clauses(agreement_version: int | None) -> dict[str, ColumnElement[bool]]:
+def _bound_clauses(
+    agreement_version: int | None, among: Any = None
+) -> dict[str, ColumnElement[bool]]:
     """The requirements with the time and the day as parameters ("now", "day"), for the
     statements built once per agreement version: building the expression costs about a
     millisecond, more than running it."""
@@ -386,6 +402,7 @@ def _bound_clauses(agreement_version: int | None) -> dict[str, ColumnElement[boo
         bindparam("day", type_=License.__table__.c.expires_on.type),
         agreement_version,
         inline_courses=True,
+        among=among,
     )
 
 
@@ -405,10 +422,9 @@ def _certified_check(agreement_version: int | None) -> Select[Any]:
 def _flags_statement(agreement_version: int | None) -> Select[Any]:
     """Each requirement's yes or no for a list of users, built once per agreement version;
     the users an expanding parameter."""
-    clauses = _bound_clauses(agreement_version)
-    return select(User.id, *(c.label(k) for k, c in clauses.items())).where(
-        User.id.in_(bindparam("user_ids", expanding=True))
-    )
+    user_ids = bindparam("user_ids", expanding=True)
+    clauses = _bound_clauses(agreement_version, among=user_ids)
+    return select(User.id, *(c.label(k) for k, c in clauses.items())).where(User.id.in_(user_ids))
 
 
 def requirement_flags(user_ids: list[int], now: datetime) -> dict[int, Any]:

@@ -163,3 +163,33 @@ def test_counting_with_the_rows_of_several_columns(rows: None, count_queries: Qu
     separate = paginate(db.session, columns, 2, 10)
     assert [(r.id, r.action) for r in page.items] == [(r.id, r.action) for r in separate.items]
     assert page.total == separate.total == ROWS and page.total_is_exact
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "-joined", "joined", "-last_login"])
+def test_counting_with_the_rows_keeps_each_order_of_the_directory(
+    sort: str, make_user: Any
+) -> None:
+    """The count is taken in a subquery and the order applied outside it
+    (``lms.db.window_counted``): every sort of the directory gives the same rows, page by
+    page, as the separate count, with its descending orders, a sort by an expression
+    (lower(name)), ties (broken by id) and therapists who never logged in (NULL)."""
+    from lms.admin import reports
+
+    now = utcnow()
+    names = ["ann Smith", "Bo Smith", "cy Smith", "Di Smith", "Ed Smith", "fay Smith", "Gus"]
+    for i in range(23):
+        user = make_user(Role.THERAPIST, full_name=f"{names[i % 7]} {i % 3}")
+        user.created_at = now - timedelta(days=i % 5)  # ties on the joining date
+        user.last_login_at = None if i % 4 == 0 else now - timedelta(hours=i % 6)
+    db.session.commit()
+    stmt = reports.directory_query(reports.DirectoryFilters(q="smith", sort=sort), now)
+    seen = []
+    for number in (1, 2, 3):
+        counted = paginate(db.session, stmt, number, 7, count_with_rows=True)
+        separate = paginate(db.session, stmt, number, 7)
+        assert counted.total == separate.total == 20
+        # (the counted rows also carry the count, last)
+        assert [tuple(r)[:-1] for r in counted.items] == [tuple(r) for r in separate.items]
+        assert counted.items[0].full_name == separate.items[0].full_name  # rows keep names
+        seen += [r.id for r in counted.items]
+    assert len(set(seen)) == 20

@@ -227,3 +227,137 @@ def test_directory_search_counts_through_the_trigram_indexes(
     for statement, parameters in counts:
         plan = plan_text(statement, parameters)
         assert "ix_users_full_name_trgm" in plan and "ix_users_email_trgm" in plan, plan
+
+
+def _many_therapists(n: int) -> None:
+    """``n`` therapists in one statement (one "Smith" in 40), their names moved into the
+    trigram indexes proper and fresh statistics taken, so PostgreSQL plans as on a network
+    of thousands (PostgreSQL only)."""
+    import secrets
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from lms.db import utcnow
+
+    now = utcnow()
+    last = ["Smith" if i % 40 == 0 else f"Rivera{i % 97}" for i in range(n)]
+    db.session.execute(
+        insert(User),
+        [
+            {
+                "email": f"planner{i}@plans.example",
+                "full_name": f"Alex {last[i]}",
+                "password_hash": "x",
+                "role": Role.THERAPIST,
+                "session_token": secrets.token_hex(32),
+                "created_at": now - timedelta(minutes=i),
+            }
+            for i in range(n)
+        ],
+    )
+    connection = db.session.connection()
+    for index in ("ix_users_full_name_trgm", "ix_users_email_trgm"):  # as VACUUM would
+        connection.exec_driver_sql(f"SELECT gin_clean_pending_list('{index}'::regclass)")
+    connection.exec_driver_sql("ANALYZE users")
+
+
+def test_directory_search_is_counted_from_the_trigram_indexes_at_scale(
+    app: Flask, client: FlaskClient, login: Any, people: dict[str, Any]
+) -> None:
+    """With thousands of therapists the search's count reads the matches from the trigram
+    indexes, with the order index in place (``lms.db.window_counted``). Put in one SELECT
+    with the page's LIMIT, PostgreSQL planned to walk the order index as if it could stop
+    early, and read every therapist's name instead (docs/PERFORMANCE.md, "The twelfth
+    round")."""
+    if db.session.connection().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL-only index (pg_trgm); checked in the suite's PostgreSQL pass")
+    from sqlalchemy import func
+    from sqlalchemy.dialects import postgresql
+
+    from lms.admin import reports
+    from lms.db import utcnow
+
+    _many_therapists(3000)
+    login(people["admin"])
+    with captured(app) as sent:
+        assert client.get("/admin/therapists?q=smith").status_code == 200
+    counts = [(s, p) for s, p in sent if "count(*) OVER" in s and "LIKE" in s]
+    assert len(counts) == 1, [s for s, _ in sent]
+    plan = plan_text(*counts[0])
+    assert "ix_users_full_name_trgm" in plan and "ix_users_email_trgm" in plan, plan
+    assert "ix_users_role_created_at" not in plan, plan
+    # The check can fail: the same search as one SELECT walks the order index.
+    search = reports.directory_query(reports.DirectoryFilters(q="smith"), utcnow())
+    one_select = search.add_columns(func.count().over()).limit(25).offset(0)
+    compiled = one_select.compile(
+        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
+    )
+    assert "ix_users_role_created_at" in plan_text(compiled.string, compiled.params)
+
+
+def test_requirement_flags_read_the_records_of_the_listed_therapists_only(
+    app: Flask, people: dict[str, Any]
+) -> None:
+    """A page of the directory asks for each listed therapist's requirements in one
+    statement. Its insurance and agreement conditions name the page's therapists again, so
+    PostgreSQL reads those records for them alone; without that it read both tables whole
+    into a hash on every page (docs/PERFORMANCE.md, "The twelfth round")."""
+    if db.session.connection().dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL planner choice; checked in the suite's PostgreSQL pass")
+    from datetime import date, timedelta
+
+    from sqlalchemy import bindparam, insert, select
+
+    from lms.certification import services as certification
+    from lms.certification.models import AgreementAcceptance
+    from lms.db import utcnow
+    from lms.licensure.models import InsurancePolicy, RecordStatus
+
+    _many_therapists(3000)
+    ids = list(db.session.scalars(select(User.id).where(User.email.like("planner%"))))
+    db.session.execute(
+        insert(InsurancePolicy),
+        [
+            {
+                "user_id": user_id,
+                "carrier": "Carrier",
+                "policy_number": f"P-{user_id}",
+                "per_claim_cents": 100_000_000,
+                "aggregate_cents": 300_000_000,
+                "expires_on": date.today() + timedelta(days=200),
+                "status": RecordStatus.VERIFIED,
+            }
+            for user_id in ids
+        ],
+    )
+    db.session.execute(
+        insert(AgreementAcceptance),
+        [
+            {"user_id": user_id, "version": 1, "text_sha256": "0" * 64, "full_name_typed": "A"}
+            for user_id in ids
+        ],
+    )
+    connection = db.session.connection()
+    connection.exec_driver_sql("ANALYZE insurance_policies")
+    connection.exec_driver_sql("ANALYZE agreement_acceptances")
+    now = utcnow()
+    params = {"now": now, "day": now.date(), "user_ids": ids[100:125]}
+
+    def plan_of(statement: Any) -> str:  # sequential scans allowed: the planner's own choice
+        with captured(app) as sent:  # the SQL and parameters as the driver receives them
+            db.session.execute(statement, params).all()
+        rows = connection.exec_driver_sql(f"EXPLAIN {sent[0][0]}", sent[0][1])
+        return "\n".join(str(row[0]) for row in rows)
+
+    plan = plan_of(certification._flags_statement(1))
+    for table in ("insurance_policies", "agreement_acceptances", "licenses"):
+        assert f"Seq Scan on {table}" not in plan, plan
+    # The check can fail: the same conditions without the page's ids read both tables whole.
+    user_ids = bindparam("user_ids", expanding=True)
+    clauses = certification._bound_clauses(1)
+    plain = select(User.id, *(c.label(k) for k, c in clauses.items())).where(User.id.in_(user_ids))
+    plain_plan = plan_of(plain)
+    assert "Seq Scan on insurance_policies" in plain_plan, plain_plan
+    rows = {r.id: r for r in db.session.execute(certification._flags_statement(1), params)}
+    assert len(rows) == 25 and all(r.insurance and r.agreement for r in rows.values())
