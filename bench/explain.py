@@ -43,9 +43,14 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
     now = now or datetime.now(UTC)
     clinician = db.session.scalar(select(User).where(User.role == Role.CLINICIAN).limit(1))
     queue = support.queue_query(clinician, support.QueueFilter(), now)  # type: ignore[arg-type]
-    directory = reports.directory_query(reports.DirectoryFilters(), now)
-    by_state = reports.directory_query(reports.DirectoryFilters(state="CO"), now)
-    search = reports.directory_query(reports.DirectoryFilters(q="smith"), now)
+
+    def directory_query(filters: Any) -> Select[Any]:  # with its values bound, to explain
+        stmt, params = reports.directory_query(filters, now)
+        return stmt.params(**params)
+
+    directory = directory_query(reports.DirectoryFilters())
+    by_state = directory_query(reports.DirectoryFilters(state="CO"))
+    search = directory_query(reports.DirectoryFilters(q="smith"))
     audit = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     actor = db.session.scalar(
         select(AuditEvent.actor_email).where(AuditEvent.actor_email.is_not(None)).limit(1)
@@ -64,7 +69,7 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),
         # A name search is counted with its rows (paginate's count_with_rows).
-        "directory search": window_counted(search, 25, 0),
+        "directory search": window_counted(search).params(lms_limit=25, lms_offset=0),
         "audit page": audit.limit(50),
         "audit count": first_page_count(audit, 50),
         "audit by actor page": by_actor.limit(50),

@@ -8,6 +8,7 @@ session to an outer connection (``Database.bind_to``) for per-test rollback.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -20,8 +21,10 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Enum,
+    Integer,
     MetaData,
     Select,
+    bindparam,
     create_engine,
     event,
     func,
@@ -273,6 +276,7 @@ def paginate(
     count_limit: int | None = None,
     total: int | None = None,
     count_with_rows: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> Page:
     """Run ``stmt`` for one page, with a count of its rows up to a limit.
 
@@ -290,6 +294,9 @@ def paginate(
     whose matches are bounded (the therapists). A page past the end, and a DISTINCT
     statement (whose rows the window would count before they are made distinct), are counted
     the usual way. Rows of several columns then also carry the count (``lms_total``).
+
+    ``params``: the values of the statement's parameters (a statement built once, with its
+    values as parameters).
     """
     page = max(1, page)
     if (
@@ -298,7 +305,8 @@ def paginate(
         and not _is_distinct(stmt)
         and page * per_page < _MAX_COUNT_WINDOW
     ):
-        found = session.execute(window_counted(stmt, per_page, (page - 1) * per_page)).all()
+        cut = {"lms_limit": per_page, "lms_offset": (page - 1) * per_page}
+        found = session.execute(window_counted(stmt), {**(params or {}), **cut}).all()
         if found:
             single = len(stmt.column_descriptions) == 1
             items = [row[0] for row in found] if single else found
@@ -309,9 +317,9 @@ def paginate(
     window = max(limit, page * per_page) + 1
     if total is None:
         if window > _MAX_COUNT_WINDOW:
-            total = session.scalar(count_statement(stmt)) or 0
+            total = session.scalar(count_statement(stmt), params) or 0
         else:
-            total = session.scalar(count_statement(stmt, window)) or 0
+            total = session.scalar(count_statement(stmt, window), params) or 0
             if total == window:
                 total = AtLeast(window)
     last = max(1, math.ceil(total / per_page))
@@ -319,9 +327,9 @@ def paginate(
     shown = stmt.limit(per_page).offset((page - 1) * per_page)
     # One entity (or column) per row gives the objects; several columns give the rows.
     if len(stmt.column_descriptions) == 1:
-        items: Sequence[Any] = session.scalars(shown).all()
+        items: Sequence[Any] = session.scalars(shown, params).all()
     else:
-        items = session.execute(shown).all()
+        items = session.execute(shown, params).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -340,9 +348,11 @@ def _ordered_expression(clause: Any) -> Any:
     return clause
 
 
-def window_counted(stmt: Select[Any], limit: int, offset: int) -> Select[Any]:
+@functools.lru_cache(maxsize=32)
+def window_counted(stmt: Select[Any]) -> Select[Any]:
     """One page of ``stmt``'s rows, each with the number of all its rows (``lms_total``
-    last), in one statement.
+    last), in one statement; the page's LIMIT and OFFSET are the parameters "lms_limit" and
+    "lms_offset".
 
     The rows are counted in a subquery without the order, and sorted and cut to the page
     outside it. Put together in one SELECT, the LIMIT let PostgreSQL (15) plan as if it
@@ -354,6 +364,10 @@ def window_counted(stmt: Select[Any], limit: int, offset: int) -> Select[Any]:
 
     A statement of one ORM entity gives that entity (read from the subquery); a statement
     of columns gives rows with the same names.
+
+    Kept for a statement built once (the directory's, one per shape of filters): rewriting
+    it cost more than running it. A statement is its own key: one built for a single
+    request is simply not met again.
     """
     orders = list(stmt._order_by_clauses)
     expressions = [_ordered_expression(clause) for clause in orders]
@@ -382,8 +396,8 @@ def window_counted(stmt: Select[Any], limit: int, offset: int) -> Select[Any]:
     return (
         select(*shown, inner.c.lms_total)
         .order_by(*(outer(clause, i) for i, clause in enumerate(orders)))
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("lms_limit", type_=Integer))
+        .offset(bindparam("lms_offset", type_=Integer))
     )
 
 
@@ -417,9 +431,15 @@ def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:
     return select(func.count()).select_from(counted.subquery())
 
 
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern of a case-insensitive "contains" search for ``text`` (compared
+    with the lower-cased column)."""
+    return f"%{text.strip().lower()}%"
+
+
 def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive "contains" search over ``columns`` (the admin search boxes)."""
-    needle = f"%{text.strip().lower()}%"
+    needle = contains_pattern(text)
     return or_(*(func.lower(column).like(needle) for column in columns))
 
 

@@ -16,11 +16,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, bindparam, exists, func, select
+from sqlalchemy import Select, String, and_, bindparam, exists, func, or_, select
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
-from lms.db import count_statement, matches_any
+from lms.db import contains_pattern, count_statement
 from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import InsurancePolicy, License, RecordStatus
@@ -291,19 +291,24 @@ class DirectoryFilters:
 DIRECTORY_COLUMNS = (User.id, User.full_name, User.email, User.created_at, User.last_login_at)
 
 
-def directory_query(filters: DirectoryFilters, now: datetime) -> Select[Any]:
+def directory_query(filters: DirectoryFilters, now: datetime) -> tuple[Select[Any], dict[str, Any]]:
     """Therapists matching ``filters`` as rows of :data:`DIRECTORY_COLUMNS`, in the chosen
-    order (the screen and the CSV share it)."""
-    stmt = select(*DIRECTORY_COLUMNS).where(User.role == Role.THERAPIST)
+    order (the screen and the CSV share it), and the values of the statement's parameters.
+
+    Without a certification filter the statement is built once per shape (which filters
+    are set, and the order), its values parameters: building it took longer than
+    PostgreSQL took to run a search (docs/PERFORMANCE.md, "The twelfth round")."""
+    sort = filters.sort if filters.sort in SORTS else DEFAULT_SORT
+    stmt = _directory_statement(
+        bool(filters.q), bool(filters.state), bool(filters.license_type), sort
+    )
+    params: dict[str, Any] = {}
     if filters.q:
-        stmt = stmt.where(matches_any(filters.q, User.full_name, User.email))
-    license_conditions = [License.user_id == User.id, License.status != RecordStatus.REJECTED]
+        params["needle"] = contains_pattern(filters.q)
     if filters.state:
-        license_conditions.append(License.state == filters.state)
+        params["state"] = filters.state
     if filters.license_type:
-        license_conditions.append(License.license_type == LicenseType(filters.license_type))
-    if filters.state or filters.license_type:
-        stmt = stmt.where(exists().where(*license_conditions))
+        params["license_type"] = LicenseType(filters.license_type)
     if filters.certification:
         clauses = certification.requirement_clauses(now)
         everything = and_(*clauses.values())
@@ -313,8 +318,28 @@ def directory_query(filters: DirectoryFilters, now: datetime) -> Select[Any]:
             stmt = stmt.where(~everything)
         elif filters.certification.startswith("missing_"):
             stmt = stmt.where(~clauses[filters.certification.removeprefix("missing_")])
-    order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])[1]
-    return stmt.order_by(*order)
+    return stmt, params
+
+
+@functools.lru_cache(maxsize=64)
+def _directory_statement(search: bool, state: bool, license_type: bool, sort: str) -> Select[Any]:
+    """The directory's statement for one shape of filters; values as parameters ("needle",
+    "state", "license_type")."""
+    stmt = select(*DIRECTORY_COLUMNS).where(User.role == Role.THERAPIST)
+    if search:
+        needle = bindparam("needle", type_=String)
+        stmt = stmt.where(
+            or_(func.lower(User.full_name).like(needle), func.lower(User.email).like(needle))
+        )
+    license_conditions = [License.user_id == User.id, License.status != RecordStatus.REJECTED]
+    if state:
+        license_conditions.append(License.state == bindparam("state", type_=String))
+    if license_type:
+        kind = bindparam("license_type", type_=License.__table__.c.license_type.type)
+        license_conditions.append(License.license_type == kind)
+    if state or license_type:
+        stmt = stmt.where(exists().where(*license_conditions))
+    return stmt.order_by(*SORTS[sort][1])
 
 
 @dataclass

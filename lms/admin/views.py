@@ -77,13 +77,15 @@ def therapists() -> Any:
     form = TherapistSearchForm(request.args)
     filters = _directory_filters(form)
     now = utcnow()
+    stmt, params = reports.directory_query(filters, now)
     page = paginate(
         db.session,
-        reports.directory_query(filters, now),
+        stmt,
         _page_arg(),
         current_app.config["PER_PAGE"],
         # A name search reads every therapist's name anyway: counted with the page's rows.
         count_with_rows=bool(filters.q),
+        params=params,
     )
     rows = reports.directory_rows(list(page.items), now)
     return render_template("admin/therapists.html", form=form, page=page, rows=rows), (
@@ -100,11 +102,11 @@ def therapists_csv() -> Any:
     if form.errors:
         return _filter_error(form)
     now = utcnow()
-    stmt = reports.directory_query(filters, now)
+    stmt, params = reports.directory_query(filters, now)
     rows: list[list[str]] = []
     offset, batch = 0, 500
     while True:  # in batches, so each query of licenses and flags stays small
-        users = db.session.execute(stmt.limit(batch).offset(offset)).all()
+        users = db.session.execute(stmt.limit(batch).offset(offset), params).all()
         rows.extend(row.csv_values() for row in reports.directory_rows(users, now))
         if len(users) < batch:
             break

@@ -182,11 +182,11 @@ def test_counting_with_the_rows_keeps_each_order_of_the_directory(
         user.created_at = now - timedelta(days=i % 5)  # ties on the joining date
         user.last_login_at = None if i % 4 == 0 else now - timedelta(hours=i % 6)
     db.session.commit()
-    stmt = reports.directory_query(reports.DirectoryFilters(q="smith", sort=sort), now)
+    stmt, params = reports.directory_query(reports.DirectoryFilters(q="smith", sort=sort), now)
     seen = []
     for number in (1, 2, 3):
-        counted = paginate(db.session, stmt, number, 7, count_with_rows=True)
-        separate = paginate(db.session, stmt, number, 7)
+        counted = paginate(db.session, stmt, number, 7, count_with_rows=True, params=params)
+        separate = paginate(db.session, stmt, number, 7, params=params)
         assert counted.total == separate.total == 20
         # (the counted rows also carry the count, last)
         assert [tuple(r)[:-1] for r in counted.items] == [tuple(r) for r in separate.items]

@@ -288,8 +288,8 @@ def test_directory_search_is_counted_from_the_trigram_indexes_at_scale(
     assert "ix_users_full_name_trgm" in plan and "ix_users_email_trgm" in plan, plan
     assert "ix_users_role_created_at" not in plan, plan
     # The check can fail: the same search as one SELECT walks the order index.
-    search = reports.directory_query(reports.DirectoryFilters(q="smith"), utcnow())
-    one_select = search.add_columns(func.count().over()).limit(25).offset(0)
+    search, params = reports.directory_query(reports.DirectoryFilters(q="smith"), utcnow())
+    one_select = search.params(**params).add_columns(func.count().over()).limit(25).offset(0)
     compiled = one_select.compile(
         dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
     )

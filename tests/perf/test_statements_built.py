@@ -103,15 +103,21 @@ def test_the_queue_poll_builds_only_its_rows_statement(
     assert built(client, "/clinical/support/live") == ["Select paginate"]
 
 
-def test_a_directory_search_builds_only_its_page(
+def test_a_directory_search_builds_none(
     client: FlaskClient,
     login: Any,
     make_certified: Callable[..., User],
     staff: dict[str, User],  # noqa: F811
 ) -> None:
-    """A search's statement depends on the words searched for; the listed therapists'
-    licenses and requirement flags do not. (The admin dashboard's boxes are built once
-    too; its funnel is built when its cache runs out, which the tests turn off.)"""
+    """A search's statement is built once for each shape of filters, the words searched for
+    a parameter, and so is its page with the count (``lms.db.window_counted``); the listed
+    therapists' licenses and requirement flags are built once too. (The admin dashboard's
+    boxes are built once as well; its funnel is built when its cache runs out, which the
+    tests turn off.)"""
     make_certified(full_name="Smith Certified")
     login(staff["admin"])
-    assert built(client, "/admin/therapists?q=smith") == ["Select paginate"]
+    assert built(client, "/admin/therapists?q=smith") == []
+    # Other words, another order, a state: the same statements, or one built once more.
+    assert built(client, "/admin/therapists?q=jones") == []
+    client.get("/admin/therapists?q=smith&state=CO&sort=name")
+    assert built(client, "/admin/therapists?q=lee&state=NY&sort=name") == []
