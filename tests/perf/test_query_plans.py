@@ -220,9 +220,9 @@ def test_directory_search_counts_through_the_trigram_indexes(
     assert counts, [s for s, _ in sent]
     # On a few test rows the planner may as well walk the role index; without it (dropped
     # inside this test's transaction, which is rolled back) only the trigram indexes can
-    # spare reading the whole table. At seeded scale the planner picks them by itself for
-    # some names and walks the order index for others (docs/PERFORMANCE.md, "The eighth
-    # round"; the plans `python -m bench.run` records: "directory search").
+    # spare reading the whole table. With thousands of therapists it picks them with the
+    # role index in place (the next test; the plans `python -m bench.run` records:
+    # "directory search").
     db.session.connection().exec_driver_sql("DROP INDEX ix_users_role_created_at")
     for statement, parameters in counts:
         plan = plan_text(statement, parameters)
