@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -269,7 +270,68 @@ def as_the_page_polls(port: int, scenario: Any, duration: float) -> Any:
     return dataclasses.replace(scenario, requests=requests, expect={200, 204})
 
 
-def run_wrk(port: int, lines: list[str], args: Any, duration: float) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """Each process's CPU time so far (user + system, seconds), from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return times
+
+
+def postgres_pids() -> list[int]:
+    """This machine's PostgreSQL processes (the server and every backend), by command line;
+    none when the database runs elsewhere."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if command.startswith(b"postgres") or b"/bin/postgres" in command.split(b"\0")[0]:
+                found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """The CPU time the app's workers, PostgreSQL and the load generator (this process's
+    children) spend while it is open: where the machine's time goes, per request."""
+
+    def __init__(self, workers: list[int]) -> None:
+        self.workers = workers
+        self.app = cpu_seconds(workers)
+        self.db = cpu_seconds(postgres_pids())
+        self.children = self._children()
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        app = cpu_seconds(self.workers)
+        db = cpu_seconds(postgres_pids())
+        # A backend started meanwhile counts from zero; one that ended is not counted.
+        spent = {
+            "app": sum(t - self.app.get(pid, 0.0) for pid, t in app.items()),
+            "database": sum(t - self.db.get(pid, 0.0) for pid, t in db.items()),
+            "load generator": self._children() - self.children,
+        }
+        return {k: round(v / max(1, requests) * 1000, 3) for k, v in spent.items()}
+
+
+def run_wrk(
+    port: int, lines: list[str], args: Any, duration: float, workers: list[int] | None = None
+) -> dict[str, Any]:
+    """Drive the server on ``port`` with ``lines``; with ``workers`` (its worker pids), also
+    the CPU time spent per request by them, by PostgreSQL and by wrk (``cpu_ms``)."""
+    meter = CpuMeter(workers or [])
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
         handle.write("\n".join(lines) + "\n")
         path = handle.name
@@ -295,6 +357,8 @@ def run_wrk(port: int, lines: list[str], args: Any, duration: float) -> dict[str
         if line.startswith("BENCH_JSON "):
             data: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
             data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+            if workers:
+                data["cpu_ms"] = meter.per_request_ms(data["requests"])
             return data
     raise RuntimeError(f"wrk printed no result: {out.stdout} {out.stderr}")
 
@@ -340,8 +404,8 @@ def markdown(report: dict[str, Any]) -> str:
         "read against the runs either side of it)",
         "",
         "| scenario | kind | req/s | ceiling req/s | share | target | p50 ms | p95 ms | p99 ms | "
-        "errors | met |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "errors | met | CPU ms a request: app, database, wrk |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in report["scenarios"]:
         r, v = row["result"], row["verdict"]
@@ -352,8 +416,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['label']} | {row['kind']} | {r['rps']:.0f} | {row['ceiling_rps']:.0f} | "
             f"{v['share']:.1%} | "
             f"{v['share_target']:.0%} | {lat['p50'] / 1000:.1f} | {lat['p95'] / 1000:.1f} | "
-            f"{lat['p99'] / 1000:.1f} | {errors} | {met} |"
+            f"{lat['p99'] / 1000:.1f} | {errors} | {met} | {cpu_text(r)} |"
         )
+    ceilings = [cpu_text(c) for c in report["ceiling"] if c.get("cpu_ms")]
+    if ceilings:
+        lines += [
+            "",
+            "The ceiling's CPU ms a request (app, database, wrk), run by run: "
+            f"{'; '.join(ceilings)}.",
+        ]
     lines += ["", "Worker memory after the run (RSS, MB): "]
     lines.append(
         ", ".join(f"{pid}: {mb}" for pid, mb in report["rss_after_mb"].items())
@@ -369,10 +440,22 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cpu_text(result: dict[str, Any]) -> str:
+    """The CPU time a request took in the app's workers, PostgreSQL and wrk ("—" if not
+    measured): what the machine spent, where the in-process profile sees one process."""
+    cpu = result.get("cpu_ms")
+    if not cpu:
+        return "—"
+    return f"{cpu['app']:.2f}, {cpu['database']:.2f}, {cpu['load generator']:.2f}"
+
+
 def print_table(report: dict[str, Any]) -> None:
     log("")
-    log(f"{'scenario':<28}{'req/s':>8}{'share':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'err':>6}  met")
-    log(f"{'ceiling':<28}{report['ceiling_rps']:>8.0f}")
+    log(
+        f"{'scenario':<28}{'req/s':>8}{'share':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'err':>6}  met"
+        "  CPU ms/request: app, db, wrk"
+    )
+    log(f"{'ceiling':<28}{report['ceiling_rps']:>8.0f}{'':>47}{cpu_text(report['ceiling'][0])}")
     for row in report["scenarios"]:
         r, v = row["result"], row["verdict"]
         lat = r["latency_us"]
@@ -380,7 +463,8 @@ def print_table(report: dict[str, Any]) -> None:
         met = "yes" if v["share_ok"] and v["p95_ok"] and v["errors_ok"] else "NO"
         log(
             f"{row['label']:<28}{r['rps']:>8.0f}{v['share']:>8.1%}{lat['p50'] / 1000:>8.1f}"
-            f"{lat['p95'] / 1000:>8.1f}{lat['p99'] / 1000:>8.1f}{errors:>6}  {met}"
+            f"{lat['p95'] / 1000:>8.1f}{lat['p99'] / 1000:>8.1f}{errors:>6}  {met:<3}"
+            f"  {cpu_text(r)}"
         )
     log(f"worker RSS after (MB): {report['rss_after_mb']}")
 
@@ -498,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         # The ceiling runs first, after every few scenarios and last; each scenario is read
         # against the ceiling runs on either side of it, so a machine whose load changes
         # during the run (it is shared) moves both numbers of a ratio together.
-        ceiling = [run_wrk(args.port + 1, ceiling_lines, args, args.duration)]
+        app_workers, ceiling_workers = servers[0].workers(), servers[1].workers()
+        ceiling = [run_wrk(args.port + 1, ceiling_lines, args, args.duration, ceiling_workers)]
         log(f"ceiling: {ceiling[0]['rps']:.0f} req/s")
         rows = []
         for index, scenario in enumerate(scenarios):
@@ -521,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines = lines[: -len(probe)]
                 rate = run_wrk(args.port, probe, args, 2)["rps"] or 1.0
                 duration = max(3, min(args.duration, int(0.6 * len(lines) / rate)))
-            result = run_wrk(args.port, lines, args, duration)
+            result = run_wrk(args.port, lines, args, duration, app_workers)
             result["seconds"] = duration
             result["unexpected"] = sum(
                 n for code, n in result["statuses"].items() if int(code) not in scenario.expect
@@ -541,7 +626,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['latency_us']['p95'] / 1000:.1f} ms, statuses {result['statuses']}"
             )
             if (index + 1) % args.ceiling_every == 0 or index == len(scenarios) - 1:
-                ceiling.append(run_wrk(args.port + 1, ceiling_lines, args, args.duration))
+                ceiling.append(
+                    run_wrk(args.port + 1, ceiling_lines, args, args.duration, ceiling_workers)
+                )
                 log(f"ceiling: {ceiling[-1]['rps']:.0f} req/s")
         ceiling_rps = sum(c["rps"] for c in ceiling) / len(ceiling)
         for row in rows:
