@@ -439,8 +439,13 @@ def contains_pattern(text: str) -> str:
 
 def matches_any(text: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive "contains" search over ``columns`` (the admin search boxes)."""
-    needle = contains_pattern(text)
-    return or_(*(func.lower(column).like(needle) for column in columns))
+    return matches_pattern(contains_pattern(text), *columns)
+
+
+def matches_pattern(pattern: Any, *columns: Any) -> ColumnElement[bool]:
+    """Any of ``columns``, lower-cased, is LIKE ``pattern`` (a :func:`contains_pattern`, or
+    a bound parameter that will carry one, for a statement built once)."""
+    return or_(*(func.lower(column).like(pattern) for column in columns))
 
 
 def string_enum(cls: type[enum.Enum], name: str, length: int = 24) -> Enum:

@@ -16,11 +16,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, String, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, exists, func, select
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
-from lms.db import contains_pattern, count_statement
+from lms.db import contains_pattern, count_statement, matches_pattern
 from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import InsurancePolicy, License, RecordStatus
@@ -328,9 +328,7 @@ def _directory_statement(search: bool, state: bool, license_type: bool, sort: st
     stmt = select(*DIRECTORY_COLUMNS).where(User.role == Role.THERAPIST)
     if search:
         needle = bindparam("needle", type_=String)
-        stmt = stmt.where(
-            or_(func.lower(User.full_name).like(needle), func.lower(User.email).like(needle))
-        )
+        stmt = stmt.where(matches_pattern(needle, User.full_name, User.email))
     license_conditions = [License.user_id == User.id, License.status != RecordStatus.REJECTED]
     if state:
         license_conditions.append(License.state == bindparam("state", type_=String))
