@@ -398,3 +398,17 @@ def test_export_is_counted_once_per_download(client, login, admin) -> None:
     client.get("/admin/therapists.csv?certification=certified")
     after = db.session.scalar(select(func.count()).select_from(AuditEvent))
     assert after == before + 1
+
+
+def test_directory_says_how_many_match_in_words(client, login, admin, make_user) -> None:
+    """ "1 therapist matches", "2 therapists match", "0 therapists match" these filters."""
+    make_user("therapist", full_name="Grammar One")
+    make_user("therapist", full_name="Grammar Two")
+    login(admin)
+    pages = {
+        q: client.get(f"/admin/therapists?q={q}").get_data(as_text=True)
+        for q in ("grammar+one", "grammar", "nobody-here")
+    }
+    assert "1 therapist matches these filters." in pages["grammar+one"]
+    assert "2 therapists match these filters." in pages["grammar"]
+    assert "0 therapists match these filters." in pages["nobody-here"]
