@@ -3,18 +3,24 @@ directory and the audit log (the statements the pages run, built by the same fun
 counts as ``lms.db.paginate`` runs them).
 
 ``plans()`` returns, for each statement, the scans PostgreSQL chose: which tables were
-read through an index and which were read whole. ``tests/perf/test_query_plans.py``
+read through an index and which were read whole; and the same for the plan PostgreSQL makes
+once for any parameters (a *generic* plan), as it soon does for a statement the app runs
+often, which psycopg prepares on the server (``lms.db.PREPARE_THRESHOLD``).
+``tests/perf/test_query_plans.py``
 holds the same statements to an index on any database; this is the at-scale view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+import psycopg
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import visitors
 
 from lms.db import COUNT_LIMIT, count_statement, window_counted
 from lms.extensions import db
@@ -28,6 +34,10 @@ class Plan:
     seq_scans: list[str]  # tables read whole
     total_cost: float
     ms: float | None
+    # The generic plan's (made once for any parameters, as for a prepared statement).
+    generic_index_scans: list[str] = field(default_factory=list)
+    generic_seq_scans: list[str] = field(default_factory=list)
+    generic_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -78,15 +88,16 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
 
 
 def support_counts_statement(now: datetime) -> Select[Any]:
-    from lms.support.models import ACTIVE_STATUSES, Status, SupportRequest
+    """The queue's counters as the page runs them (built once, "now" a parameter), with
+    "now" bound."""
+    from lms.support import services as support
 
-    return select(
-        func.count().filter(SupportRequest.status == Status.OPEN),
-        func.count().filter(
-            SupportRequest.first_response_at.is_(None), SupportRequest.due_at <= now
-        ),
-        func.count(),
-    ).where(SupportRequest.status.in_(ACTIVE_STATUSES))
+    def bind_now(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key == "now":
+            return bindparam("now", now, type_=element.type)
+        return None
+
+    return visitors.replacement_traverse(support._counts_statement(), {}, bind_now)
 
 
 def _walk(node: dict[str, Any], index_scans: list[str], seq_scans: list[str]) -> None:
@@ -113,6 +124,46 @@ def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], st
     return raw.scalar()[0], compiled.string
 
 
+def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
+    """PostgreSQL's generic plan of ``stmt`` (JSON), run with its parameters: the plan of a
+    prepared statement once PostgreSQL stops planning it for each run's values.
+
+    The statement is prepared with ``$n`` placeholders under ``plan_cache_mode =
+    force_generic_plan`` (PostgreSQL 15 has no ``EXPLAIN (GENERIC_PLAN)``), and its values
+    are written into the ``EXECUTE`` by psycopg's client-side binding (the server cannot
+    type parameters of an ``EXPLAIN EXECUTE``).
+    """
+    compiled = stmt.compile(
+        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
+    )
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", number, compiled.string)
+    raw = db.session.connection().connection.dbapi_connection
+    assert raw is not None
+    with psycopg.ClientCursor(raw) as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE lms_generic AS {sql}")
+        try:
+            arguments = ", ".join(f"%({name})s" for name in names)
+            cursor.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE lms_generic"
+                + (f"({arguments})" if names else ""),
+                {name: compiled.params[name] for name in names},
+            )
+            row = cursor.fetchone()
+        finally:
+            cursor.execute("DEALLOCATE lms_generic")
+            cursor.execute("SET LOCAL plan_cache_mode = auto")
+    assert row is not None
+    return row[0][0]  # type: ignore[no-any-return]
+
+
 def plans() -> list[Plan]:
     """Each statement's plan and time, run twice: the time is the second run's. A list a
     page shows often has its pages in memory; a first run after a long benchmark may read
@@ -125,6 +176,11 @@ def plans() -> list[Plan]:
         index_scans: list[str] = []
         seq_scans: list[str] = []
         _walk(plan["Plan"], index_scans, seq_scans)
+        generic_explain(stmt)
+        generic = generic_explain(stmt)
+        generic_index_scans: list[str] = []
+        generic_seq_scans: list[str] = []
+        _walk(generic["Plan"], generic_index_scans, generic_seq_scans)
         out.append(
             Plan(
                 name,
@@ -133,6 +189,9 @@ def plans() -> list[Plan]:
                 seq_scans,
                 float(plan["Plan"].get("Total Cost", 0)),
                 plan.get("Execution Time"),
+                generic_index_scans,
+                generic_seq_scans,
+                generic.get("Execution Time"),
             )
         )
     db.session.rollback()

@@ -431,11 +431,17 @@ def markdown(report: dict[str, Any]) -> str:
         + f" (target < {RSS_TARGET_MB:.0f})"
     )
     if report.get("plans"):
-        lines += ["", "| query | index scans | sequential scans | ms |", "|---|---|---|---:|"]
+        lines += [
+            "",
+            "| query | index scans | sequential scans | ms | generic plan: sequential scans | ms |",
+            "|---|---|---|---:|---|---:|",
+        ]
         for plan in report["plans"]:
             lines.append(
                 f"| {plan['name']} | {'; '.join(plan['index_scans']) or '—'} | "
-                f"{', '.join(plan['seq_scans']) or '—'} | {plan['ms'] or 0:.1f} |"
+                f"{', '.join(plan['seq_scans']) or '—'} | {plan['ms'] or 0:.1f} | "
+                f"{', '.join(plan.get('generic_seq_scans', [])) or '—'} | "
+                f"{plan.get('generic_ms') or 0:.1f} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -46,6 +46,10 @@ class Config:
     # "-c jit=off" when it connects, because compiling a query (0.3-1 s) costs far more than
     # the app's short queries run (docs/PERFORMANCE.md). On: the server's own setting.
     DATABASE_JIT = False
+    # Server-side prepared statements on PostgreSQL (lms/db.py): a statement a connection has
+    # run five times is prepared, and PostgreSQL stops planning it on every run. Off behind a
+    # connection pooler in transaction mode that does not keep prepared statements.
+    DATABASE_PREPARED_STATEMENTS = True
     REDIS_URL: str | None = None
     # Encryption at rest of health information (lms/crypto.py, docs/SECURITY.md): Fernet keys,
     # comma-separated, newest first. Unset outside production: a key is generated into
@@ -195,6 +199,7 @@ _ENV_KEYS: dict[str, Any] = {
     "ENCRYPTION_KEYS": str,
     "DATABASE_URL": str,
     "DATABASE_JIT": "bool",
+    "DATABASE_PREPARED_STATEMENTS": "bool",
     "REDIS_URL": str,
     "BASE_URL": str,
     "INSTANCE_PATH": str,

@@ -11,6 +11,7 @@ import enum
 import functools
 import math
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,6 +160,63 @@ def postgresql_jit_off(url: str) -> dict[str, str]:
     return {"options": f"{existing} -c jit=off".strip()}
 
 
+# psycopg prepares a statement on the server when a connection runs it for the sixth time
+# (its own default, kept: statements a page runs once in a while are not prepared).
+PREPARE_THRESHOLD = 5
+
+# Connections whose open transaction has sent something other than a SELECT.
+_written: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def end_reads_with_commit(engine: Engine) -> None:
+    """End a PostgreSQL transaction that only read with COMMIT where SQLAlchemy would roll it
+    back (a page that reads, at the end of its request).
+
+    For the database the two are the same when nothing was written: the snapshot and any
+    row locks are let go either way. But psycopg forgets every statement it has prepared
+    on the connection at a ROLLBACK (and deallocates them on the server), so pages that
+    only read (most pages) would never run a prepared statement. A transaction that sent
+    anything else, or whose statement failed, is rolled back as before.
+    """
+    event.listen(engine, "before_cursor_execute", _note_writes)
+    event.listen(engine, "rollback", _commit_if_only_read)
+    event.listen(engine, "commit", _forget_writes)
+
+
+def mark_written(dbapi_connection: Any) -> None:
+    """Code that writes through the driver itself (COPY) says so: its transaction is then
+    never ended with COMMIT in place of a rollback."""
+    _written.add(dbapi_connection)
+
+
+def _note_writes(_conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        _written.add(cursor.connection)
+
+
+def _commit_if_only_read(conn: Connection) -> None:
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    raw = conn.connection.dbapi_connection
+    if raw is None:
+        return
+    wrote = raw in _written
+    _written.discard(raw)
+    if wrote or raw.info.transaction_status != TransactionStatus.INTRANS:
+        return
+    try:
+        raw.commit()
+    except psycopg.Error:
+        return  # the rollback that follows ends it (or finds the connection gone)
+
+
+def _forget_writes(conn: Connection) -> None:
+    raw = conn.connection.dbapi_connection
+    if raw is not None:
+        _written.discard(raw)
+
+
 class Database:
     """``db.session`` for the current request; ``db.engine`` for the current app."""
 
@@ -177,19 +235,22 @@ class Database:
             options["connect_args"] = {"timeout": 15}
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-            # No server-side prepared statements (psycopg prepares a query after its fifth
-            # run). PostgreSQL then soon plans it once for any parameters, and such a
-            # generic plan cannot use a partial index whose condition is a parameter in the
-            # query: the support queue's count took 39 ms that way instead of 1.6 ms
-            # (docs/PERFORMANCE.md). It also keeps the app usable behind PgBouncer in
-            # transaction mode.
-            options["connect_args"] = {"prepare_threshold": None}
+            # Server-side prepared statements: psycopg prepares a statement at its sixth run
+            # on a connection, and PostgreSQL then stops planning it on every run (planning
+            # was most of the database's time on the key pages; docs/PERFORMANCE.md). Its
+            # plans are soon made once for any parameters, so the SQL writes values where a
+            # partial index depends on them (SupportRequest.active_condition). Off: behind a
+            # pooler in transaction mode that does not keep them (DATABASE_PREPARED_STATEMENTS).
+            prepared = app.config.get("DATABASE_PREPARED_STATEMENTS", True)
+            options["connect_args"] = {"prepare_threshold": PREPARE_THRESHOLD if prepared else None}
             if not app.config.get("DATABASE_JIT", False):
                 options["connect_args"].update(postgresql_jit_off(url))
         engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
+        elif engine.dialect.name == "postgresql":
+            end_reads_with_commit(engine)
         app.extensions["lms.db"] = _State(engine=engine, bind=engine)
 
         @app.teardown_appcontext

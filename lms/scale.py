@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from lms.accounts.models import Role, User
 from lms.accounts.passwords import hash_password
 from lms.crypto import Encrypted, search_terms
+from lms.db import mark_written
 from lms.extensions import db
 
 SCALE_DOMAIN = "scale.example"
@@ -245,6 +246,7 @@ class Writer:
         dialect = self.conn.dialect
         raw = self.conn.connection.driver_connection
         assert raw is not None
+        mark_written(raw)  # written around SQLAlchemy: its transaction is never a read
         names = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
