@@ -176,7 +176,8 @@ def end_reads_with_commit(engine: Engine) -> None:
     row locks are let go either way. But psycopg forgets every statement it has prepared
     on the connection at a ROLLBACK (and deallocates them on the server), so pages that
     only read (most pages) would never run a prepared statement. A transaction that sent
-    anything else, or whose statement failed, is rolled back as before.
+    anything else, or whose statement failed, is rolled back as before. (A SELECT that
+    changed data through a function would be committed with the read: the app sends none.)
     """
     event.listen(engine, "before_cursor_execute", _note_writes)
     event.listen(engine, "rollback", _commit_if_only_read)

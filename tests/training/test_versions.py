@@ -76,3 +76,53 @@ def test_the_lesson_page_shows_the_lesson_of_the_learners_course_version(
     # The learner was moved to the new version: its lesson, not the old one's.
     page = client.get(url).get_data(as_text=True)
     assert "<p>A new paragraph.</p>" in page
+
+
+def test_progress_is_read_with_the_same_sql_whatever_the_number_of_modules(
+    app, client, make_user, login, sync_courses, courses_dir
+) -> None:
+    """The progress statement names the modules by their course version, not one by one: a
+    course of sixty modules sends the same short SQL as one of two, which PostgreSQL then
+    plans once for every learner (prepared; docs/PERFORMANCE.md, "The thirteenth round")."""
+    from sqlalchemy import event
+
+    sync_courses()
+    user = make_user()
+    login(user)
+    client.post("/courses/mini-course/enroll")
+    client.post("/courses/mini-course/modules/01-basics/complete")
+    engine = app.extensions["lms.db"].engine
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if "FROM module_progress" in statement and "completed_at" in statement:
+            sent.append(statement)
+
+    def progress_sql() -> tuple[str, services.CourseProgress]:
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            progress = services.course_progress(db.session.scalar(select(Enrollment)))
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(sent) == 1
+        return sent[0], progress
+
+    before, progress = progress_sql()
+    assert len(progress.modules) == 2
+    assert progress.modules[0].lesson_done
+    # A third module: a new version of the course, the enrolment moved to it.
+    module = courses_dir / "mini-course/modules/03-more"
+    module.mkdir()
+    (module / "module.toml").write_text('title = "More"\nsummary = "More practice."\n')
+    (module / "lesson.md").write_text("# More\n\nMore practice.\n")
+    course_toml = courses_dir / "mini-course/course.toml"
+    course_toml.write_text(
+        course_toml.read_text().replace('"02-practice"]', '"02-practice", "03-more"]')
+    )
+    sync_courses()
+    after, progress = progress_sql()
+    assert len(progress.modules) == 3
+    assert progress.modules[0].lesson_done  # what was done is still read
+    assert not progress.modules[2].lesson_done
+    assert after == before
