@@ -112,11 +112,16 @@ def _walk(node: dict[str, Any], index_scans: list[str], seq_scans: list[str]) ->
         _walk(child, index_scans, seq_scans)
 
 
-def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], str]:
-    """PostgreSQL's plan (JSON) of ``stmt`` with its parameters bound."""
-    compiled = stmt.compile(
+def _compiled(stmt: Select[Any]) -> Any:
+    """``stmt`` as psycopg receives it (``%(name)s`` placeholders, IN lists expanded)."""
+    return stmt.compile(
         dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
     )
+
+
+def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], str]:
+    """PostgreSQL's plan (JSON) of ``stmt`` with its parameters bound."""
+    compiled = _compiled(stmt)
     options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
     raw = db.session.connection().exec_driver_sql(
         f"EXPLAIN ({options}) {compiled.string}", compiled.params
@@ -133,9 +138,7 @@ def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
     are written into the ``EXECUTE`` by psycopg's client-side binding (the server cannot
     type parameters of an ``EXPLAIN EXECUTE``).
     """
-    compiled = stmt.compile(
-        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
-    )
+    compiled = _compiled(stmt)
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:

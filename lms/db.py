@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psycopg
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import (
     ColumnElement,
@@ -196,15 +197,12 @@ def _note_writes(_conn: Connection, cursor: Any, statement: str, *_args: Any) ->
 
 
 def _commit_if_only_read(conn: Connection) -> None:
-    import psycopg
-    from psycopg.pq import TransactionStatus
-
     raw = conn.connection.dbapi_connection
     if raw is None:
         return
     wrote = raw in _written
     _written.discard(raw)
-    if wrote or raw.info.transaction_status != TransactionStatus.INTRANS:
+    if wrote or raw.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
         return
     try:
         raw.commit()
