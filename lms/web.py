@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from lms.forms import field
 from lms.timezones import localdate_filter, localtime_filter
 from lms.training.text import gift_text
 
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate_filter
     app.jinja_env.filters["gift_text"] = gift_text
     app.jinja_env.globals["csrf_field"] = csrf_field
+    app.jinja_env.globals["field"] = field
     app.jinja_env.globals["url_for_each"] = url_for_each
     app.jinja_env.globals["status_badge"] = status_badge
     app.jinja_env.globals["app_env"] = app.config["LMS_ENV"]

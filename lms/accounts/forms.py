@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from lms.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from lms.forms import SelectField, choices, valid_timezone
+from lms.forms import EmailField, SelectField, StringField, choices, valid_timezone
 from lms.timezones import zone_pairs
 
 PASSWORD_HELP = (

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField
+from wtforms import HiddenField
 from wtforms.validators import InputRequired
+
+from lms.forms import BooleanField
 
 
 class RegradeForm(FlaskForm):

@@ -5,16 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    HiddenField,
-    IntegerField,
-    RadioField,
-    StringField,
-    TextAreaField,
-    ValidationError,
-)
+from wtforms import HiddenField, IntegerField, RadioField, TextAreaField, ValidationError
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -25,7 +16,14 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from lms.forms import SelectField, SelectMultipleField, choices
+from lms.forms import (
+    BooleanField,
+    EmailField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    choices,
+)
 from lms.licensure.data import state_pairs
 from lms.practice.data import APPROACHES, CONDITIONS, LANGUAGES
 from lms.referrals.models import AgeBand, CareModality

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SearchField, ValidationError
+from wtforms import ValidationError
 from wtforms.validators import Length, Optional
 
-from lms.forms import SelectField, choices
+from lms.forms import SearchField, SelectField, choices
 from lms.resources.content import Library
 
 

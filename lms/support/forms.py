@@ -6,19 +6,17 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
     RadioField,
-    StringField,
     TelField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lms.forms import SelectField, choices
+from lms.forms import BooleanField, SelectField, StringField, choices
 from lms.support.models import Category, Status, Urgency
 
 CATEGORY_PAIRS = [(c.value, c.label) for c in Category]
