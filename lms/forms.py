@@ -31,7 +31,7 @@ def choices(pairs: Iterable[tuple[str, str]], optgroup: str | None = None) -> li
 def html_params(**kwargs: Any) -> Markup:
     """WTForms' ``html_params`` (the attributes of a tag, sorted by name; ``True`` written
     bare, ``False`` left out, ``class_`` and ``data_``/``aria_`` names as WTForms writes
-    them), with the same output, byte for byte (``tests/test_forms.py``), at a fifth of the
+    them), with the same output, byte for byte (``tests/test_forms.py``), at a quarter of the
     cost: WTForms writes each attribute through ``Markup.format``. Used by the widgets
     below and by :func:`field`; WTForms' own widgets are left as they are."""
     params = []
