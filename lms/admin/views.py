@@ -88,9 +88,12 @@ def therapists() -> Any:
         params=params,
     )
     rows = reports.directory_rows(list(page.items), now)
-    return render_template("admin/therapists.html", form=form, page=page, rows=rows), (
-        200 if not form.errors else 422
-    )
+    # Whether the list is filtered: filters with an error are not applied (the form says
+    # which), and the count must not claim they were.
+    filtered = filters != reports.DirectoryFilters(sort=filters.sort)
+    return render_template(
+        "admin/therapists.html", form=form, page=page, rows=rows, filtered=filtered
+    ), (200 if not form.errors else 422)
 
 
 @bp.route("/therapists.csv")

@@ -412,3 +412,19 @@ def test_directory_says_how_many_match_in_words(client, login, admin, make_user)
     assert "1 therapist matches these filters." in pages["grammar+one"]
     assert "2 therapists match these filters." in pages["grammar"]
     assert "0 therapists match these filters." in pages["nobody-here"]
+
+
+def test_directory_does_not_say_invalid_filters_were_applied(
+    client, login, admin, make_user
+) -> None:
+    make_user("therapist", full_name="Unfiltered One")
+    login(admin)
+    page = client.get("/admin/therapists?state=ZZ")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "Not a valid choice." in html
+    assert "match these filters" not in html and "matches these filters" not in html
+    assert "(the filters above were not applied: correct the one marked)." in html
+    # Only a sort is no filter either.
+    sorted_only = client.get("/admin/therapists?sort=name").get_data(as_text=True)
+    assert "these filters" not in sorted_only and "not applied" not in sorted_only
