@@ -21,7 +21,7 @@ from lms.db import utcnow
 from lms.extensions import db
 from lms.licensure import services as licensure
 from lms.licensure.data import LicenseType
-from lms.licensure.models import RecordStatus
+from lms.licensure.models import License, RecordStatus
 from lms.licensure.services import today
 from lms.training.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from tests.certification.conftest import (
@@ -193,6 +193,9 @@ def test_dashboard_lists_what_needs_action_oldest_first(
     soon = make_certified(full_name="Sam Soon")
     give_insurance(soon, expires_on=today() + timedelta(days=12), carrier="Soon Mutual")
     give_insurance(soon, expires_on=today() + timedelta(days=45), carrier="Later Mutual")
+    waiting = give_insurance(
+        newer, status=RecordStatus.PENDING, carrier="Waiting Mutual", submitted_at=utcnow()
+    )
     login(admin)
     assert client.get("/dashboard").headers["Location"].endswith("/admin/")
     page = client.get("/admin/").get_data(as_text=True)
@@ -200,6 +203,11 @@ def test_dashboard_lists_what_needs_action_oldest_first(
     assert page.index("Olive Older") < page.index("Nina Newer")
     assert "Soon Mutual" in page and "Later Mutual" not in page
     assert "(12 days)" in page
+    # Each row links to its record's page (the links are built once per box kind).
+    pending = db.session.scalars(select(License).where(License.user_id == older.id)).one()
+    assert f'<a href="/admin/licensure/licenses/{pending.id}">Olive Older</a>' in page
+    assert f'<a href="/admin/users/{soon.id}">Sam Soon</a>' in page
+    assert f'<a href="/admin/licensure/insurance/{waiting.id}">Nina Newer</a>' in page
 
 
 def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
@@ -231,9 +239,15 @@ def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
     client.get("/admin/")  # the log-in's own reads (a two-step secret) are not the page's
     decrypted = request.getfixturevalue("decryptions")  # from here on
     page = client.get("/admin/").get_data(as_text=True)
-    assert f"Referral #{sent.id}</a> · CO · from Paula Partner" in page
-    assert f"Referral #{own.id}</a> · CO · from Self-referral" in page
-    assert f"Request #{overdue.id}</a> · Urgent" in page
+    assert (
+        f'<a href="/clinical/referrals/{sent.id}">Referral #{sent.id}</a> · CO · from Paula Partner'
+        in page
+    )
+    assert (
+        f'<a href="/clinical/referrals/{own.id}">Referral #{own.id}</a> · CO · from Self-referral'
+        in page
+    )
+    assert f'<a href="/clinical/support/{overdue.id}">Request #{overdue.id}</a> · Urgent' in page
     shown = {"Ann Patient", "Sol Self", "Dizzy patient after the dose", "BP 150/95."}
     assert not shown & set(decrypted), decrypted
 
