@@ -226,20 +226,24 @@ class Everything(Form):
 
 
 def _ours(form_class: type) -> type:
-    """The same form with the app's fields where the app has one."""
+    """The same form with the app's fields (lms.forms) where the app has one."""
     from lms import forms as ours
 
-    replaced = {
-        name: getattr(ours, type(unbound).__name__, None)
-        for name, unbound in vars(form_class).items()
-        if isinstance(unbound, wtforms.fields.core.UnboundField)
-    }
     attrs = {}
     for name, unbound in vars(form_class).items():
         if isinstance(unbound, wtforms.fields.core.UnboundField):
-            cls = replaced[name] or unbound.field_class
+            cls = getattr(ours, unbound.field_class.__name__, unbound.field_class)
             attrs[name] = cls(*unbound.args, **unbound.kwargs)
     return type(f"Ours{form_class.__name__}", (Form,), attrs)
+
+
+def test_the_app_form_has_the_app_fields() -> None:
+    from lms import forms as ours
+
+    form = _ours(Everything)()
+    assert type(form.name) is ours.StringField and type(form.mine) is ours.BooleanField
+    assert type(form.email) is ours.EmailField and type(form.state) is ours.SelectField
+    assert type(form.notes) is wtforms.TextAreaField  # the app has none of its own
 
 
 @pytest.mark.parametrize(
@@ -272,6 +276,29 @@ def test_field_writes_what_the_macro_wrote(data: dict[str, str], hint: str | Non
             for class_ in ("", "grow"):
                 expected = _squeezed(macro(f, class_=class_, hint=hint))
                 assert _squeezed(field(f, class_=class_, hint=hint)) == expected, f.name
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"name": 'Ann "A" <Lee> & co', "mine": "y", "email": "a@example.org", "state": "a&b"},
+        {"email": "not an e-mail", "state": "TX", "count": "0"},
+    ],
+)
+def test_the_app_inputs_write_what_wtforms_inputs_write(data: dict[str, str]) -> None:
+    form = _ours(Everything)(MultiDict(data))
+    form.validate()
+    for f in form:
+        ours = f.widget
+        theirs = next(c for c in type(ours).__mro__ if c.__module__.startswith("wtforms."))
+        for kwargs in ({}, {"class_": "input", "aria-describedby": "x-hint", "required": True}):
+            written = str(f(**kwargs))
+            f.widget = theirs()
+            try:
+                assert written == str(f(**kwargs)), f.name
+            finally:
+                f.widget = ours
 
 
 def test_field_ties_hints_and_errors_to_the_input() -> None:
