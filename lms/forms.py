@@ -79,11 +79,7 @@ def field(f: Any, class_: str = "", hint: str | None = None) -> Markup:
 
 def _label(label: Any, class_: str | None = None) -> str:
     """``label()`` or ``label(class_=…)``, as WTForms' :class:`~wtforms.Label` writes it."""
-    attributes = (
-        html_params(class_=class_, for_=label.field_id)
-        if class_
-        else html_params(for_=label.field_id)
-    )
+    attributes = html_params(class_=class_ or False, for_=label.field_id)  # False: no class
     return f"<label {attributes}>{escape(label.text)}</label>"
 
 
@@ -156,15 +152,9 @@ def _plain_choices(choices: Any) -> tuple[tuple[Any, ...], ...] | None:
     are plain :class:`SelectChoice` (no extra attributes) with hashable values; otherwise
     None. The types tell apart what compares equal but is written differently: ``True``
     and ``1``, a label and the same text as :class:`Markup` (not escaped again)."""
-    if not isinstance(choices, list):
+    if not _all_plain(choices):
         return None
-    key = []
-    for choice in choices:
-        if type(choice) is not SelectChoice or choice.render_kw:
-            return None
-        value, label = choice.value, choice.label
-        key.append((value, label, choice.optgroup, type(value), type(label)))
-    found = tuple(key)
+    found = tuple((c.value, c.label, c.optgroup, type(c.value), type(c.label)) for c in choices)
     try:
         hash(found)
     except TypeError:
