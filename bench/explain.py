@@ -53,6 +53,11 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
     now = now or datetime.now(UTC)
     clinician = db.session.scalar(select(User).where(User.role == Role.CLINICIAN).limit(1))
     queue = support.queue_query(clinician, support.QueueFilter(), now)  # type: ignore[arg-type]
+    resolved = support.queue_query(
+        clinician,  # type: ignore[arg-type]
+        support.QueueFilter(status=support.Status.RESOLVED.value),
+        now,
+    )
 
     def directory_query(filters: Any) -> Select[Any]:  # with its values bound, to explain
         stmt, params = reports.directory_query(filters, now)
@@ -75,6 +80,8 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "queue page": queue.limit(25),
         "queue count": first_page_count(queue, 25),
         "queue counters": support_counts_statement(now),
+        "queue resolved page": resolved.limit(25),
+        "queue resolved count": first_page_count(resolved, 25),
         "directory page": directory.limit(25),
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),

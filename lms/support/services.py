@@ -625,7 +625,8 @@ QUEUE_COLUMNS = (
 
 
 def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
-    """The clinicians' queue: urgent first, then by due time (rows of :data:`QUEUE_COLUMNS`)."""
+    """The clinicians' queue (rows of :data:`QUEUE_COLUMNS`): urgent first, then by due
+    time; finished requests newest first (:func:`newest_first`)."""
     stmt = select(*QUEUE_COLUMNS)
     if f.status:
         stmt = stmt.where(SupportRequest.status == Status(f.status))
@@ -656,11 +657,19 @@ def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
         if number.isdigit():
             condition = condition | (SupportRequest.id == int(number))
         stmt = stmt.where(condition)
+    if newest_first(f):
+        return stmt.order_by(SupportRequest.filed_at.desc(), SupportRequest.id.desc())
     return stmt.order_by(
         case((SupportRequest.urgency == Urgency.URGENT, 0), else_=1),
         SupportRequest.due_at,
         SupportRequest.id,
     )
+
+
+def newest_first(f: QueueFilter) -> bool:
+    """Whether the queue lists the newest requests first: when it shows finished ones
+    (resolved or closed), years of them, where their due times no longer matter."""
+    return bool(f.status) and Status(f.status) in FINISHED_STATUSES
 
 
 @dataclass(frozen=True)

@@ -337,6 +337,7 @@ def _queue_context(*, live: bool = False) -> tuple[dict[str, Any] | None, bool]:
         "now": now,
         "zone_name": viewer_zone().key,
         "timings": {r.id: timing(r, now) for r in page.items},
+        "newest_first": services.newest_first(f),
         "alerts": alerts,
         "on_call": on_call,
         "is_on_call": user.role == Role.CLINICIAN and any(u.id == user.id for u in on_call),

@@ -60,6 +60,38 @@ def test_the_queue_lists_urgent_first_then_by_due_time(
     assert _rows(resolved_page) == [resolved.id]
 
 
+def test_finished_requests_are_listed_newest_first(
+    client, make_certified, make_request, make_user, login
+) -> None:
+    """Resolved or closed, years of them: the latest first, whatever their urgency or due
+    time (the active queue keeps its order, above)."""
+    therapist = make_certified()
+    clinician = make_user("clinician")
+    now = utcnow()
+    oldest = make_request(therapist, now=now - timedelta(days=400), urgency="urgent")
+    middle = make_request(therapist, now=now - timedelta(days=3), urgency="routine")
+    newest = make_request(therapist, now=now - timedelta(hours=2), urgency="high")
+    for req in (middle, oldest, newest):
+        services.resolve(req, clinician, "Done by phone.")
+    closed_old = make_request(therapist, now=now - timedelta(days=30), urgency="urgent")
+    closed_new = make_request(therapist, now=now - timedelta(days=1), urgency="routine")
+    for req in (closed_new, closed_old):
+        services.close(req, therapist)
+    still_open = make_request(therapist, now=now - timedelta(days=2), urgency="routine")
+    db.session.commit()
+    login(clinician)
+    resolved = client.get("/clinical/support?status=resolved").get_data(as_text=True)
+    assert _rows(resolved) == [newest.id, middle.id, oldest.id]
+    assert "Requests, newest first" in resolved
+    closed = client.get("/clinical/support?status=closed").get_data(as_text=True)
+    assert _rows(closed) == [closed_new.id, closed_old.id]
+    live = client.get("/clinical/support/live?status=resolved").get_data(as_text=True)
+    assert _rows(live) == [newest.id, middle.id, oldest.id]
+    active = client.get("/clinical/support").get_data(as_text=True)
+    assert _rows(active) == [still_open.id]
+    assert "Requests, urgent first, then by due time" in active
+
+
 def test_each_row_names_the_therapist_and_the_owner(
     client, make_certified, make_request, make_user, login
 ) -> None:
