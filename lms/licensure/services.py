@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy.orm import contains_eager
 
 from lms import audit
 from lms.accounts.models import User
@@ -321,7 +322,8 @@ def queue_query(
     """Records for the review queue, oldest submission first. "awaiting" is every pending
     record plus verified ones whose re-verification date has come."""
     model: Any = License if kind == "license" else InsurancePolicy
-    stmt = select(model).join(User, User.id == model.user_id)
+    # Each row shows its therapist: read in the same statement, not one query a row.
+    stmt = select(model).join(User, User.id == model.user_id).options(contains_eager(model.user))
     if status == "awaiting":
         stmt = stmt.where(
             or_(

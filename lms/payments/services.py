@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from lms import audit
 from lms.accounts.models import User
@@ -420,7 +421,12 @@ def payments_query(
     date_to: date | None = None,
 ) -> Select[tuple[Payment]]:
     """Payments matching the admin filters, newest first (the screen and the CSV)."""
-    stmt = select(Payment).join(User, User.id == Payment.user_id)
+    # Each row shows its therapist and course: read in the same statement, not a query a row.
+    stmt = (
+        select(Payment)
+        .join(User, User.id == Payment.user_id)
+        .options(contains_eager(Payment.user), joinedload(Payment.course))
+    )
     if q:
         stmt = stmt.where(
             matches_any(q, User.email, User.full_name, Payment.stripe_payment_intent_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from lms import audit
 from lms.auth import current_user_obj, get_or_404, staff_required
@@ -81,7 +82,12 @@ def detail(referral_id: int) -> Any:
 @staff_required
 def pipeline() -> Any:
     form = ReferralFilterForm(request.args)
-    stmt = select(Referral).order_by(Referral.created_at.desc(), Referral.id.desc())
+    stmt = (
+        select(Referral)
+        # Each row names its therapist: read with the rows, not one query a row.
+        .options(joinedload(Referral.therapist))
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
+    )
     valid = form.validate()
     status = form.status.data if valid else None
     source = form.source.data if valid else None
