@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import re
-from datetime import timedelta
+import statistics
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from lms.db import utcnow
 from lms.extensions import db
-from lms.support import services
-from lms.support.metrics import percentile
+from lms.support import metrics, services
+from lms.support.metrics import nearest_rank, percentile
+from lms.support.models import ACTIVE_STATUSES, Category, Status, SupportRequest, Urgency
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -77,3 +85,113 @@ def test_metrics_page_numbers_and_charts(
     bad = client.get(f"/clinical/support/metrics?start={end}&end={start}")
     assert bad.status_code == 422
     assert "The end date is before the start date." in bad.get_data(as_text=True)
+
+
+def _expected(rows: list[SupportRequest], start: date, end: date, now: datetime, zone: Any):
+    """The figures counted request by request in Python (how the page computed them
+    before the database did): weeks, categories, and per urgency filed, answered, met,
+    missed, median and 90th percentile."""
+    since = datetime.combine(start, time.min, zone)
+    until = datetime.combine(end + timedelta(days=1), time.min, zone)
+    weeks: dict[date, Counter[Any]] = {}
+    stats: dict[Any, dict[str, Any]] = {
+        k: {"filed": 0, "responded": 0, "met": 0, "missed": 0, "minutes": []}
+        for k in (None, *Urgency)
+    }
+    for r in rows:
+        if not since <= r.filed_at < until:
+            continue
+        day = r.filed_at.astimezone(zone).date()
+        weeks.setdefault(day - timedelta(days=day.weekday()), Counter()).update(
+            [r.urgency, r.category]
+        )
+        for key in (None, r.urgency):
+            s = stats[key]
+            s["filed"] += 1
+            if r.first_response_at is not None:
+                s["responded"] += 1
+                s["minutes"].append((r.first_response_at - r.filed_at).total_seconds() / 60)
+                s["met" if r.first_response_at <= r.due_at else "missed"] += 1
+            elif r.due_at <= now and r.status in (*ACTIVE_STATUSES, Status.CLOSED):
+                s["missed"] += 1
+    for s in stats.values():
+        values = s.pop("minutes")
+        s["median"] = statistics.median(values) if values else None
+        s["p90"] = percentile(values, 0.9)
+    return weeks, stats
+
+
+@pytest.mark.parametrize("zone_name", ["America/New_York", "Asia/Kolkata", "UTC"])
+def test_the_database_counts_what_python_counted(
+    app, make_certified, make_user, monkeypatch, zone_name
+) -> None:
+    """Many requests of every kind across weeks (a change of daylight saving time among
+    them), answered at random times, with ties and even and odd counts: the report equals
+    the figures counted one request at a time."""
+    zone = ZoneInfo(zone_name)
+    monkeypatch.setattr(metrics, "viewer_zone", lambda: zone)
+    therapist = make_certified()
+    clinician = make_user("clinician")
+    now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    rng = random.Random(7)
+    rows = []
+    for i in range(220):
+        filed = now - timedelta(minutes=rng.randrange(0, 80 * 24 * 60))
+        urgency = rng.choice(list(Urgency))
+        target = {"urgent": 15, "high": 120, "routine": 1440}[urgency.value]
+        status = rng.choice(list(Status))
+        answered = status != Status.OPEN and rng.random() < 0.8
+        took = rng.choice([5, 15, 15, 30, 90, 600, 2000]) if i % 3 else rng.randrange(1, 3000)
+        rows.append(
+            SupportRequest(
+                therapist_id=therapist.id,
+                category=rng.choice(list(Category)),
+                urgency=urgency,
+                subject=f"Question {i}",
+                description="A question about a patient.",
+                callback_phone="303-555-0100",
+                status=status,
+                claimed_by_id=None if status in (Status.OPEN, Status.CLOSED) else clinician.id,
+                target_minutes=target,
+                filed_at=filed,
+                due_at=filed + timedelta(minutes=target),
+                first_response_at=filed + timedelta(minutes=took, seconds=i % 7)
+                if answered
+                else None,
+                updated_at=filed,
+            )
+        )
+    db.session.add_all(rows)
+    db.session.commit()
+    for start, end in (
+        (date(2026, 9, 26), date(2026, 11, 20)),  # the default eight weeks
+        (date(2026, 10, 29), date(2026, 11, 6)),  # across the end of daylight saving time
+        (date(2025, 11, 20), date(2026, 11, 20)),  # a year: every request
+        (date(2026, 11, 20), date(2026, 11, 20)),  # one day
+    ):
+        report = metrics.build(start, end, now)
+        weeks, stats = _expected(rows, start, end, now, zone)
+        got_weeks = {
+            w.start: Counter({**w.counts, **w.categories}) for w in report.weeks if w.total
+        }
+        assert got_weeks == {k: +v for k, v in weeks.items()}, (start, end)
+        assert report.total == stats[None]["filed"]
+        for key, got in ((None, report.overall), *zip(Urgency, report.by_urgency, strict=True)):
+            want = stats[key]
+            assert (got.filed, got.responded, got.met, got.missed) == (
+                want["filed"],
+                want["responded"],
+                want["met"],
+                want["missed"],
+            ), (start, end, key)
+            assert got.median == pytest.approx(want["median"]), (start, end, key)
+            assert got.p90 == pytest.approx(want["p90"]), (start, end, key)
+        assert sum(n for _c, n in report.categories) == stats[None]["filed"]
+    assert report.overall.filed > 0 and stats[None]["median"] is not None
+
+
+def test_nearest_rank_is_exact() -> None:
+    # 0.9 × 70 is 63.000…01 in floating point: its ceiling would be 64.
+    assert nearest_rank(70, 0.9) == 63
+    assert [nearest_rank(n, 0.9) for n in (1, 2, 9, 10, 11, 100)] == [1, 2, 9, 9, 10, 90]
+    assert nearest_rank(4, 0.5) == 2 and nearest_rank(5, 0.5) == 3
