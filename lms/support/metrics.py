@@ -171,15 +171,19 @@ def build(start: date | None, end: date | None, now: datetime) -> Report:
             stats.met += met or 0
             stats.missed += missed or 0
 
+    # The ranks are those of the answered requests the second statement saw: a response
+    # written between the two statements changes its count, not the ranks it returned.
     at_rank: dict[tuple[Urgency | None, int], float] = {}
-    for urgency, filed_at, first_response_at, rank, rank_all in db.session.execute(
+    answered: dict[Urgency | None, int] = {}
+    for urgency, filed_at, first_response_at, rank, n, rank_all, n_all in db.session.execute(
         _ranks_statement(in_range)
     ):
         minutes = (first_response_at - filed_at).total_seconds() / 60
         at_rank[(urgency, rank)] = minutes
         at_rank[(None, rank_all)] = minutes
+        answered[urgency], answered[None] = n, n_all
     for key, stats in ((None, overall), *per_urgency.items()):
-        n = stats.responded
+        n = answered.get(key, 0)
         if n:
             low, high = at_rank[(key, (n + 1) // 2)], at_rank[(key, (n + 2) // 2)]
             stats.median = low if n % 2 else (low + high) / 2
@@ -279,7 +283,9 @@ def _ranks_statement(in_range: tuple[Any, ...]) -> Select[Any]:
         ranked.c.filed_at,
         ranked.c.first_response_at,
         ranked.c.rank,
+        ranked.c.n,
         ranked.c.rank_all,
+        ranked.c.n_all,
     ).where(or_(wanted(ranked.c.rank, ranked.c.n), wanted(ranked.c.rank_all, ranked.c.n_all)))
 
 

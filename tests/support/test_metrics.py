@@ -195,3 +195,31 @@ def test_nearest_rank_is_exact() -> None:
     assert nearest_rank(70, 0.9) == 63
     assert [nearest_rank(n, 0.9) for n in (1, 2, 9, 10, 11, 100)] == [1, 2, 9, 9, 10, 90]
     assert nearest_rank(4, 0.5) == 2 and nearest_rank(5, 0.5) == 3
+
+
+def test_a_response_between_the_two_statements_breaks_nothing(
+    app, make_certified, make_request, make_user, monkeypatch
+) -> None:
+    """The counts and the ranks are two statements: a request answered between them (a
+    clinician at work while someone reads the metrics) changes the ranks' count, and the
+    median and percentile are taken from the ranks' own count, not the first's."""
+    therapist, clinician = make_certified(), make_user("clinician")
+    now = utcnow()
+    base = now - timedelta(days=2)
+    for minutes in (10, 20, 30, 40):
+        request = make_request(therapist, now=base, urgency="urgent")
+        services.reply(request, clinician, "ok", now=base + timedelta(minutes=minutes))
+    late = make_request(therapist, now=base, urgency="urgent")
+    db.session.commit()
+    ranks = metrics._ranks_statement
+
+    def answered_meanwhile(in_range: Any) -> Any:
+        services.reply(late, clinician, "ok", now=base + timedelta(minutes=50))
+        db.session.flush()
+        return ranks(in_range)
+
+    monkeypatch.setattr(metrics, "_ranks_statement", answered_meanwhile)
+    report = metrics.build(None, None, now)
+    urgent = report.by_urgency[0]
+    assert urgent.responded == 4  # counted before the response
+    assert urgent.median == 30 and urgent.p90 == 50  # ranked with it: 10, 20, 30, 40, 50
