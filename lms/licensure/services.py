@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import contains_eager
 
 from lms import audit
+from lms.accounts import sessions
 from lms.accounts.models import User
 from lms.db import utcnow
 from lms.extensions import db
@@ -235,9 +236,13 @@ def sign_attestation(user: User, answers: dict[str, Any]) -> Attestation:
 
 @dataclass
 class Overview:
+    """``attestation``: the latest one signed, or None (always None when the overview was
+    read without it; ``signed`` then still says whether one is)."""
+
     licenses: list[License]
     policies: list[InsurancePolicy]
     attestation: Attestation | None
+    signed: bool
 
 
 @functools.cache
@@ -255,13 +260,38 @@ def latest_attestation(user_id: int) -> Attestation | None:
     return db.session.scalar(_records_of(Attestation, newest_first=True), {"user_id": user_id})
 
 
-def overview(user: User) -> Overview:
-    """The therapist's records, for their licensure page and dashboard."""
+# Whether the therapist has signed an attestation, read with the log-in session on the
+# dashboard, which only says whether one is signed (not what it says).
+ATTESTATION_SIGNED = "attestation_signed"
+sessions.load_with_session_on(
+    ATTESTATION_SIGNED,
+    sessions.PageRider(
+        applies=lambda endpoint: endpoint == "main.dashboard",
+        version=lambda: None,
+        column=lambda _version: exists().where(Attestation.user_id == User.id),
+        params=lambda _now: {},
+    ),
+)
+
+
+def attestation_signed(user_id: int) -> bool:
+    """Has the therapist signed an attestation (read with the session where it rides)?"""
+    signed = sessions.loaded(ATTESTATION_SIGNED, user_id)
+    if signed is None:
+        signed = db.session.scalar(select(exists().where(Attestation.user_id == user_id)))
+    return bool(signed)
+
+
+def overview(user: User, *, with_attestation: bool = True) -> Overview:
+    """The therapist's records, for their licensure page and dashboard; without
+    ``with_attestation``, only whether one is signed (the dashboard)."""
     params = {"user_id": user.id}
+    attestation = latest_attestation(user.id) if with_attestation else None
     return Overview(
         licenses=list(db.session.scalars(_records_of(License), params)),
         policies=list(db.session.scalars(_records_of(InsurancePolicy), params)),
-        attestation=latest_attestation(user.id),
+        attestation=attestation,
+        signed=attestation is not None if with_attestation else attestation_signed(user.id),
     )
 
 

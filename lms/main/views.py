@@ -40,7 +40,7 @@ def dashboard() -> Any:
     if user.role.value == "therapist":
         certificates = certification.user_certificates(user)
         learning = training.learner_progress(user, certificates, open_only=True)
-        licensure_overview = licensure.overview(user)
+        licensure_overview = licensure.overview(user, with_attestation=False)
         status = certification.certification_status(
             user,
             now,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from lms.accounts.models import User
 from lms.certification.services import certification_status, is_certified
 from lms.config import PROJECT_ROOT
+from lms.db import utcnow
 from lms.extensions import db
+from lms.licensure.models import Attestation
+from lms.licensure.services import overview
+from lms.training.models import Certificate, Course
 from lms.training.sync import sync_all
 
 
@@ -74,3 +80,120 @@ def test_the_dashboard_reads_the_agreement_step_with_the_session(
     publish_version(agreements_dir, 99)
     page = agreement_step()
     assert "— A new version (99) replaces the one you accepted" in page and "4 of 5" in page
+
+
+def _dashboard(client: Any, count_queries: Any) -> tuple[str, list[str]]:
+    with count_queries as q:
+        page = client.get("/dashboard").get_data(as_text=True)
+    return page, q.statements
+
+
+def test_the_dashboard_reads_the_training_step_with_the_session(
+    client, make_certified, login, count_queries, required_course
+) -> None:
+    """Whether every required course has a valid certificate rides on the log-in session's
+    statement: a therapist who meets it has no course read for the checklist; one whose
+    certificate expired or was revoked is told which course, read as before."""
+    user = make_certified()
+    login(user)
+    client.get("/dashboard")  # the welcome message
+    page, statements = _dashboard(client, count_queries)
+    assert "5 of 5" in page and "Certificate valid for every required course." in page
+    assert "certificates.expires_at" in statements[0]
+    assert not any("FROM courses" in sql for sql in statements[1:])
+
+    def change_certificate(**values: Any) -> None:
+        # (Each request ends the session the test's objects were read in: change the row.)
+        db.session.execute(
+            update(Certificate).where(Certificate.user_id == user.id).values(**values)
+        )
+        db.session.commit()
+
+    change_certificate(expires_at=utcnow() - timedelta(minutes=1))
+    page, statements = _dashboard(client, count_queries)
+    assert "4 of 5" in page
+    assert f"No valid certificate yet for {required_course.title}." in page
+    assert any("FROM courses" in sql for sql in statements[1:])  # which courses: read
+
+    change_certificate(expires_at=utcnow() + timedelta(days=30), revoked_at=utcnow())
+    page, _statements = _dashboard(client, count_queries)
+    assert "4 of 5" in page and f"No valid certificate yet for {required_course.title}." in page
+    assert "Revoked" in page
+
+    change_certificate(revoked_at=None)
+    page, statements = _dashboard(client, count_queries)
+    assert "5 of 5" in page
+    assert not any("FROM courses" in sql for sql in statements[1:])
+
+
+def test_the_dashboard_training_step_fails_closed_with_no_required_course(
+    client, make_certified, login, count_queries, required_course
+) -> None:
+    user = make_certified()
+    login(user)
+    client.get("/dashboard")
+    db.session.execute(
+        update(Course)
+        .where(Course.id == required_course.id)
+        .values(required_for_certification=False)
+    )
+    db.session.commit()
+    page, _statements = _dashboard(client, count_queries)
+    assert "The required training is not published yet." in page and "4 of 5" in page
+    assert not certification_status(user).certified
+
+
+def test_the_dashboard_reads_whether_the_attestation_is_signed_with_the_session(
+    client, make_certified, login, count_queries
+) -> None:
+    user = make_certified()
+    login(user)
+    client.get("/dashboard")
+    page, statements = _dashboard(client, count_queries)
+    assert "You have not signed the" in page and 'href="/licensure/attestation"' in page
+    assert "licensure_attestations" in statements[0]
+    assert not any("licensure_attestations" in sql for sql in statements[1:])
+
+    db.session.add(
+        Attestation(
+            user_id=user.id,
+            discipline_history=False,
+            license_restrictions=False,
+            felony=False,
+            impairment=False,
+            current_coverage=True,
+            signed_name=user.full_name,
+            signed_on=utcnow().date(),
+        )
+    )
+    db.session.commit()
+    page, statements = _dashboard(client, count_queries)
+    assert "You have not signed the" not in page
+    assert not any("licensure_attestations" in sql for sql in statements[1:])
+
+
+def test_the_licensure_overview_without_the_attestation_still_says_whether_one_is_signed(
+    app, make_certified
+) -> None:
+    """Outside the dashboard (nothing read with a session) the answer is asked for."""
+    user = make_certified()
+    with app.test_request_context("/"):
+        assert overview(user).signed is False and overview(user).attestation is None
+        assert overview(user, with_attestation=False).signed is False
+        db.session.add(
+            Attestation(
+                user_id=user.id,
+                discipline_history=False,
+                license_restrictions=False,
+                felony=False,
+                impairment=False,
+                current_coverage=True,
+                signed_name=user.full_name,
+                signed_on=utcnow().date(),
+            )
+        )
+        db.session.flush()
+        full = overview(user)
+        assert full.signed is True and full.attestation is not None
+        brief = overview(user, with_attestation=False)
+        assert brief.signed is True and brief.attestation is None
