@@ -210,6 +210,95 @@ def test_dashboard_lists_what_needs_action_oldest_first(
     assert f'<a href="/admin/licensure/insurance/{waiting.id}">Nina Newer</a>' in page
 
 
+def test_dashboard_record_boxes_read_together_match_each_box_read_alone(
+    app, make_user, count_queries
+) -> None:
+    """The four boxes of records (licenses and policies awaiting a decision, verified ones
+    expiring within 30 days) are read in one statement: each box holds exactly its own
+    first rows, in its order (ties broken by id), with its kind's columns, and its total."""
+    from lms.licensure.models import InsurancePolicy
+
+    people = [make_user("therapist", full_name=f"Person {i:02d}") for i in range(12)]
+    now = utcnow()
+    for i, person in enumerate(people):
+        # Awaiting: eleven of each kind, two pairs submitted at the same instant.
+        submitted = now - timedelta(days=20 - i // 2 * 2)
+        if i < 11:
+            give_license(
+                person,
+                status=RecordStatus.PENDING,
+                submitted_at=submitted,
+                state=["CO", "NY", "CA"][i % 3],
+                number=f"P-{i}",
+            )
+            give_insurance(
+                person,
+                status=RecordStatus.PENDING,
+                submitted_at=submitted,
+                carrier=f"Carrier {i}",
+                policy_number=f"Q-{i}",
+            )
+        # Expiring: ten of each kind inside the window, one outside, one not verified.
+        for kind, number in (("license", f"E-{i}"), ("insurance", f"F-{i}")):
+            day = today() + timedelta(days=(3 * i) % 12 + 1 if i < 10 else 31)  # ties: by id
+            status = RecordStatus.VERIFIED if i != 11 else RecordStatus.REJECTED
+            if kind == "license":
+                give_license(person, expires_on=day, status=status, number=number)
+            else:
+                give_insurance(person, expires_on=day, status=status, policy_number=number)
+
+    def alone(model, *conditions, by):
+        return list(
+            db.session.execute(
+                select(model.id, model.user_id).where(*conditions).order_by(by, model.id)
+            )
+        )
+
+    until = today() + timedelta(days=30)
+    expected = {
+        ("awaiting", "license"): alone(
+            License, License.status == RecordStatus.PENDING, by=License.submitted_at
+        ),
+        ("awaiting", "insurance"): alone(
+            InsurancePolicy,
+            InsurancePolicy.status == RecordStatus.PENDING,
+            by=InsurancePolicy.submitted_at,
+        ),
+        ("expiring", "license"): alone(
+            License,
+            License.status == RecordStatus.VERIFIED,
+            License.expires_on > today(),
+            License.expires_on <= until,
+            by=License.expires_on,
+        ),
+        ("expiring", "insurance"): alone(
+            InsurancePolicy,
+            InsurancePolicy.status == RecordStatus.VERIFIED,
+            InsurancePolicy.expires_on > today(),
+            InsurancePolicy.expires_on <= until,
+            by=InsurancePolicy.expires_on,
+        ),
+    }
+    assert [len(rows) for rows in expected.values()] == [11, 11, 10, 10]
+    with count_queries as q:
+        boxes = reports.dashboard_boxes(utcnow(), today())
+    assert q.count == 4  # the counts, the records' rows, the referrals, the requests
+    names = {p.id: p.full_name for p in people}
+    for (group, kind), rows in expected.items():
+        box = boxes[group][kind]
+        assert box.total == len(rows), (group, kind)
+        assert [(r.id, r.user_id) for r in box.items] == rows[: reports.BOX_ROWS], (group, kind)
+        for item in box.items:
+            assert item.full_name == names[item.user_id]
+            if kind == "license":
+                assert item.license_type == LicenseType.LMFT and item.state in ("CO", "NY", "CA")
+                assert item.carrier is None
+            else:
+                assert item.carrier.startswith(("Carrier", "Example"))
+                assert item.license_type is None and item.state is None
+            assert item.submitted_at is not None and item.expires_on is not None
+
+
 def test_dashboard_boxes_show_referrals_and_overdue_requests_decrypting_nothing(
     client, login, admin, make_certified, request
 ) -> None:
