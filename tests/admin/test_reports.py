@@ -210,6 +210,40 @@ def test_dashboard_lists_what_needs_action_oldest_first(
     assert f'<a href="/admin/licensure/insurance/{waiting.id}">Nina Newer</a>' in page
 
 
+def test_directory_rows_list_each_therapists_license_states_and_types(
+    make_user, count_queries
+) -> None:
+    """The states and types shown for each therapist are those of their licenses that were
+    not rejected, each once; two statements for the page, whatever its number of rows."""
+    many = make_user("therapist", full_name="Many Licenses")
+    give_license(many, state="NY", license_type=LicenseType.LCSW, number="A")
+    give_license(many, state="CO", license_type=LicenseType.LMFT, number="B")
+    give_license(many, state="NY", license_type=LicenseType.LMFT, number="C")
+    give_license(
+        many, state="CA", license_type=LicenseType.LPC, number="D", status=RecordStatus.PENDING
+    )
+    give_license(
+        many,
+        state="TX",
+        license_type=LicenseType.PSYCHOLOGIST,
+        number="E",
+        status=RecordStatus.REJECTED,
+    )
+    rejected = make_user("therapist", full_name="Only Rejected")
+    give_license(rejected, state="WA", status=RecordStatus.REJECTED)
+    none = make_user("therapist", full_name="No License")
+    users = [many, rejected, none]
+    with count_queries as q:
+        rows = {r.user.id: r for r in reports.directory_rows(users, utcnow())}
+    assert q.count == 2  # the requirement flags, the licenses
+    assert rows[many.id].states == ["CA", "CO", "NY"]
+    assert rows[many.id].license_types == sorted(
+        {LicenseType.LCSW.short, LicenseType.LMFT.short, LicenseType.LPC.short}
+    )
+    assert rows[rejected.id].states == [] and rows[rejected.id].license_types == []
+    assert rows[none.id].states == [] and rows[none.id].license_types == []
+
+
 def test_dashboard_record_boxes_read_together_match_each_box_read_alone(
     app, make_user, count_queries
 ) -> None:
