@@ -77,6 +77,11 @@ def loaded(name: str, user_id: int | None = None) -> Any | None:
     return g.get("session_riders", {}).get(name)
 
 
+def loaded_at() -> datetime | None:
+    """The instant the riders' time-dependent values were read for (the session's load)."""
+    return g.get("session_riders_at") if has_app_context() else None
+
+
 def forget(name: str) -> None:
     """The request changed what ``name`` counts: whoever asks next reads it afresh."""
     if has_app_context():
@@ -189,6 +194,7 @@ def load(cookie_value: str, now: datetime | None = None) -> User | None:
     g.session_seen_at = row.last_seen_at
     g.session_user_id = user.id
     g.session_riders = dict(zip([*_riders, *(name for name, _v in page)], riders, strict=True))
+    g.session_riders_at = now
     if not request.headers.get(BACKGROUND_HEADER) and now - row.last_seen_at >= TOUCH_EVERY:
         try:
             db.session.execute(

@@ -197,3 +197,28 @@ def test_the_licensure_overview_without_the_attestation_still_says_whether_one_i
         assert full.signed is True and full.attestation is not None
         brief = overview(user, with_attestation=False)
         assert brief.signed is True and brief.attestation is None
+
+
+def test_the_training_rider_answers_only_for_the_time_it_was_read_for(app, make_certified) -> None:
+    """The answer read with the session is the rule's only for (about) the request's own
+    time: asked for another time, the rule reads the courses and certificates itself."""
+    from flask import g
+
+    from lms.certification.services import TRAINING_MET
+
+    user = make_certified(skip=("training",))  # no certificate: the rule says "not met"
+    read_at = utcnow()
+    with app.test_request_context("/dashboard"):
+        # As if the session's statement had said "met" (a certificate since revoked, say).
+        g.session_user_id = user.id
+        g.session_riders = {TRAINING_MET: True}
+        g.session_riders_at = read_at
+
+        def training_met(now: Any) -> bool:
+            return certification_status(user, now).get("training").met
+
+        assert training_met(read_at + timedelta(seconds=1))  # the rider's answer
+        assert not training_met(read_at + timedelta(days=1))  # asked for later: read
+        assert not training_met(read_at - timedelta(seconds=1))  # or earlier
+        g.session_riders = {TRAINING_MET: False}
+        assert not training_met(read_at + timedelta(seconds=1))  # "not met": read (which)
