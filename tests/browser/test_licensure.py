@@ -60,3 +60,42 @@ def test_therapist_uploads_admin_views_and_verifies(
     card = page.get_by_role("region", name="Licensure")
     expect(card).to_contain_text("LMFT license LMFT 54321")
     expect(card).to_contain_text("Verified")
+
+
+def test_therapist_signs_the_attestation_from_the_dashboard(
+    new_page: Callable[..., Page], make_user
+) -> None:
+    """The dashboard asks for the attestation until it is signed; a signature that is not
+    the account's name is refused with a message, and the answers already given stay."""
+    therapist = make_user("ana.attests@example.org", full_name="Ana Attests")
+    page = new_page()
+    log_in_ok(page, therapist.email)
+    card = page.get_by_role("region", name="Licensure")
+    expect(card).to_contain_text("You have not signed the attestation yet.")
+    card.get_by_role("link", name="attestation").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Attestation")
+    for question, answer in (
+        ("disciplined you", "No"),
+        ("restricted, on probation", "No"),
+        ("convicted of a felony", "No"),
+        ("impairs your ability", "No"),
+        ("currently hold malpractice insurance", "Yes"),
+    ):
+        page.get_by_role("group", name=re.compile(question)).get_by_label(answer).check()
+    page.get_by_label("Your full name (signature)").fill("Somebody Else")
+    page.get_by_label("Date").fill(today().isoformat())
+    page.get_by_role("button", name="Sign the attestation").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Type your full name exactly as on your account: Ana Attests."
+    )
+    felony = page.get_by_role("group", name=re.compile("convicted of a felony"))
+    expect(felony.get_by_label("No")).to_be_checked()  # what was answered is kept
+
+    page.get_by_label("Your full name (signature)").fill("Ana Attests")
+    page.get_by_role("button", name="Sign the attestation").click()
+    expect(page.get_by_role("status")).to_contain_text("Attestation signed.")
+    expect(page.get_by_role("region", name="Attestation")).to_contain_text("Signed by Ana Attests")
+    nav_link(page, "Dashboard").click()
+    card = page.get_by_role("region", name="Licensure")
+    expect(card).to_be_visible()
+    expect(card).not_to_contain_text("You have not signed the attestation")
