@@ -282,14 +282,32 @@ def attestation_signed(user_id: int) -> bool:
     return bool(signed)
 
 
+@functools.cache
+def _licenses_and_policies() -> Select[Any]:
+    """A therapist's licenses and insurance policies in one statement: each license beside
+    each policy (a therapist holds a few of each), from the therapist's own row so that
+    either list may be empty. Built once per process."""
+    return (
+        select(License, InsurancePolicy)
+        .select_from(User)
+        .outerjoin(License, License.user_id == User.id)
+        .outerjoin(InsurancePolicy, InsurancePolicy.user_id == User.id)
+        .where(User.id == bindparam("user_id"))
+        .order_by(License.id, InsurancePolicy.id)
+    )
+
+
 def overview(user: User, *, with_attestation: bool = True) -> Overview:
     """The therapist's records, for their licensure page and dashboard; without
     ``with_attestation``, only whether one is signed (the dashboard)."""
-    params = {"user_id": user.id}
+    rows = db.session.execute(_licenses_and_policies(), {"user_id": user.id}).all()
+    # Each record once (the session holds one object per row of the table), in id order.
+    licenses = list(dict.fromkeys(r[0] for r in rows if r[0] is not None))
+    policies = sorted({r[1] for r in rows if r[1] is not None}, key=lambda p: p.id)
     attestation = latest_attestation(user.id) if with_attestation else None
     return Overview(
-        licenses=list(db.session.scalars(_records_of(License), params)),
-        policies=list(db.session.scalars(_records_of(InsurancePolicy), params)),
+        licenses=licenses,
+        policies=policies,
         attestation=attestation,
         signed=attestation is not None if with_attestation else attestation_signed(user.id),
     )
