@@ -246,18 +246,17 @@ class Overview:
 
 
 @functools.cache
-def _records_of(model: type[Any], newest_first: bool = False) -> Select[Any]:
-    """A therapist's records of one kind, in the order they were added (or newest first):
-    built once per process, as the dashboard runs these on every visit."""
+def _attestations_newest_first() -> Select[Any]:
+    """A therapist's attestations, newest first (built once per process)."""
     return (
-        select(model)
-        .where(model.user_id == bindparam("user_id"))
-        .order_by(model.id.desc() if newest_first else model.id)
+        select(Attestation)
+        .where(Attestation.user_id == bindparam("user_id"))
+        .order_by(Attestation.id.desc())
     )
 
 
 def latest_attestation(user_id: int) -> Attestation | None:
-    return db.session.scalar(_records_of(Attestation, newest_first=True), {"user_id": user_id})
+    return db.session.scalar(_attestations_newest_first(), {"user_id": user_id})
 
 
 # Whether the therapist has signed an attestation, read with the log-in session on the

@@ -143,17 +143,8 @@ def test_the_dashboard_training_step_fails_closed_with_no_required_course(
     assert not certification_status(user).certified
 
 
-def test_the_dashboard_reads_whether_the_attestation_is_signed_with_the_session(
-    client, make_certified, login, count_queries
-) -> None:
-    user = make_certified()
-    login(user)
-    client.get("/dashboard")
-    page, statements = _dashboard(client, count_queries)
-    assert "You have not signed the" in page and 'href="/licensure/attestation"' in page
-    assert "licensure_attestations" in statements[0]
-    assert not any("licensure_attestations" in sql for sql in statements[1:])
-
+def _sign_attestation(user: User) -> None:
+    """An attestation signed with the expected answers (added to the session)."""
     db.session.add(
         Attestation(
             user_id=user.id,
@@ -166,6 +157,20 @@ def test_the_dashboard_reads_whether_the_attestation_is_signed_with_the_session(
             signed_on=utcnow().date(),
         )
     )
+
+
+def test_the_dashboard_reads_whether_the_attestation_is_signed_with_the_session(
+    client, make_certified, login, count_queries
+) -> None:
+    user = make_certified()
+    login(user)
+    client.get("/dashboard")
+    page, statements = _dashboard(client, count_queries)
+    assert "You have not signed the" in page and 'href="/licensure/attestation"' in page
+    assert "licensure_attestations" in statements[0]
+    assert not any("licensure_attestations" in sql for sql in statements[1:])
+
+    _sign_attestation(user)
     db.session.commit()
     page, statements = _dashboard(client, count_queries)
     assert "You have not signed the" not in page
@@ -180,18 +185,7 @@ def test_the_licensure_overview_without_the_attestation_still_says_whether_one_i
     with app.test_request_context("/"):
         assert overview(user).signed is False and overview(user).attestation is None
         assert overview(user, with_attestation=False).signed is False
-        db.session.add(
-            Attestation(
-                user_id=user.id,
-                discipline_history=False,
-                license_restrictions=False,
-                felony=False,
-                impairment=False,
-                current_coverage=True,
-                signed_name=user.full_name,
-                signed_on=utcnow().date(),
-            )
-        )
+        _sign_attestation(user)
         db.session.flush()
         full = overview(user)
         assert full.signed is True and full.attestation is not None
