@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {seconds / n * 1000:7.3f} ms  {calls / n:6.1f} calls  {name}")
     if args.explain:
         print_explained(engine, sent, n)
+    if os.environ.get("PLANS"):  # how PostgreSQL planned the statements psycopg prepared
+        print_prepared(engine)
     with app.app_context():
         prepare.close_bench_requests()
         prepare.end_bench_sessions()
@@ -283,6 +285,24 @@ def print_explained(engine: Any, sent: list[tuple[str, Any]], n: int) -> None:
         text = " ".join(statement.split())[:width]
         print(f"  {planning / n:7.2f}  {execution / n:7.2f}  {count / n:8.1f}  {text} | {node}")
     print(f"  {total_plan:7.2f}  {total_exec:7.2f}  (all SELECTs; writes are not explained)")
+
+
+def print_prepared(engine: Any) -> None:
+    """The statements prepared on the (one) pooled connection, with how often PostgreSQL ran
+    each with a generic plan and how often it planned it again for its values (a custom
+    plan: planning on every run, as if it were not prepared)."""
+    if engine.dialect.name != "postgresql":
+        print("PLANS: PostgreSQL only")
+        return
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements "
+            "ORDER BY custom_plans DESC, generic_plans DESC"
+        ).all()
+    width = int(os.environ.get("SQL_WIDTH", "120"))
+    print(f"{len(rows)} prepared statements on the connection: generic, custom plans")
+    for generic, custom, statement in rows:
+        print(f"  {generic:6d} {custom:6d}  {' '.join(statement.split())[:width]}")
 
 
 def _costliest_node(plan: dict[str, Any]) -> str:
