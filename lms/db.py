@@ -31,6 +31,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, aliased, scoped_session, sessionmaker
 from sqlalchemy.sql import operators, visitors
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -337,6 +338,7 @@ def paginate(
     total: int | None = None,
     count_with_rows: bool = False,
     params: dict[str, Any] | None = None,
+    write_limit: bool = False,
 ) -> Page:
     """Run ``stmt`` for one page, with a count of its rows up to a limit.
 
@@ -357,6 +359,12 @@ def paginate(
 
     ``params``: the values of the statement's parameters (a statement built once, with its
     values as parameters).
+
+    ``write_limit``: write the page's LIMIT and OFFSET into the SQL (:func:`written`), for a
+    statement whose rows depend on no value sent with it, which PostgreSQL then plans once
+    (with them as parameters, it planned such a statement again on every run). Not for a
+    statement filtered by values sent with it (a filter, a search), whose plan should stay
+    chosen for them.
     """
     page = max(1, page)
     if (
@@ -384,7 +392,12 @@ def paginate(
                 total = AtLeast(window)
     last = max(1, math.ceil(total / per_page))
     page = min(page, last)
-    shown = stmt.limit(per_page).offset((page - 1) * per_page)
+    offset = (page - 1) * per_page
+    if write_limit:
+        shown = stmt.limit(written(per_page))
+        shown = shown.offset(written(offset)) if offset else shown
+    else:
+        shown = stmt.limit(per_page).offset(offset)
     # One entity (or column) per row gives the objects; several columns give the rows.
     if len(stmt.column_descriptions) == 1:
         items: Sequence[Any] = session.scalars(shown, params).all()
@@ -473,6 +486,20 @@ def page_of(items: Sequence[Any], page: int, per_page: int) -> Page:
 
 def _is_distinct(stmt: Select[Any]) -> bool:
     return bool(getattr(stmt, "_distinct", False) or getattr(stmt, "_distinct_on", ()))
+
+
+def written(value: Any, type_: Any = None) -> BindParameter[Any]:
+    """``value`` written into the statement's SQL when it is run, not sent as a parameter.
+
+    PostgreSQL plans a prepared statement for its parameters' values five times, then keeps
+    one plan for any values (a generic plan) only if it costs no more than those: a LIMIT
+    or a status sent as a parameter leaves it guessing how many rows match, the generic
+    plan comes out dearer, and the statement is planned again on every run. Written into
+    the SQL, such a constant is known to every plan (docs/PERFORMANCE.md, "The seventeenth
+    round"). Only for values a statement always has the same few of (a page's size, a
+    status): each value is a statement of its own to PostgreSQL.
+    """
+    return literal(value, type_).render_literal_execute()
 
 
 def count_statement(stmt: Select[Any], limit: int | None = None) -> Select[Any]:

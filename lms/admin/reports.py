@@ -24,7 +24,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    literal,
     null,
     select,
     union_all,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 
 from lms.accounts.models import Role, User
 from lms.certification import services as certification
-from lms.db import contains_pattern, count_statement, matches_pattern
+from lms.db import contains_pattern, count_statement, matches_pattern, written
 from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import InsurancePolicy, License, RecordStatus
@@ -163,10 +162,12 @@ def _box(
     stmt: Select[Any],
     *columns: Any,
     row: Callable[[Any], Any] | None = None,
+    limit: Any = BOX_ROWS,
 ) -> _Box:
     """A box over ``stmt``: its first rows read as ``columns`` (no objects built, nothing
-    decrypted that is not shown), each passed through ``row`` if given, and its count."""
-    return _Box(group, kind, stmt.with_only_columns(*columns).limit(BOX_ROWS), stmt, row)
+    decrypted that is not shown), each passed through ``row`` if given, and its count.
+    ``limit``: the number of rows, a parameter unless given :func:`written`."""
+    return _Box(group, kind, stmt.with_only_columns(*columns).limit(limit), stmt, row)
 
 
 def _record_rows(index: int, stmt: Select[Any], model: Any, by: Any) -> Select[Any]:
@@ -184,7 +185,7 @@ def _record_rows(index: int, stmt: Select[Any], model: Any, by: Any) -> Select[A
     else:
         what = (absent(License.license_type), absent(License.state), InsurancePolicy.carrier)
     first = stmt.with_only_columns(
-        literal(index).label("box"),
+        written(index).label("box"),
         model.id,
         model.user_id,
         User.name_of(model.user_id).label("full_name"),
@@ -193,7 +194,7 @@ def _record_rows(index: int, stmt: Select[Any], model: Any, by: Any) -> Select[A
         what[2].label("carrier"),
         model.submitted_at,
         model.expires_on,
-    ).limit(BOX_ROWS)
+    ).limit(written(BOX_ROWS))
     # In a subquery: SQLite takes no ORDER BY or LIMIT on the members of a UNION itself.
     return select(first.subquery())
 
@@ -224,7 +225,11 @@ def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any], Select[Any]]
         # expire within the window, soonest first.
         boxes.append(
             records(
-                "awaiting", kind, model, model.status == RecordStatus.PENDING, by=model.submitted_at
+                "awaiting",
+                kind,
+                model,
+                model.status == written(RecordStatus.PENDING, model.status.type),
+                by=model.submitted_at,
             )
         )
         boxes.append(
@@ -232,7 +237,7 @@ def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any], Select[Any]]
                 "expiring",
                 kind,
                 model,
-                model.status == RecordStatus.VERIFIED,
+                model.status == written(RecordStatus.VERIFIED, model.status.type),
                 model.expires_on > today,
                 model.expires_on <= until,
                 by=model.expires_on,
@@ -245,7 +250,7 @@ def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any], Select[Any]]
             "referrals",
             None,
             select(Referral)
-            .where(Referral.status == ReferralStatus.NEW)
+            .where(Referral.status == written(ReferralStatus.NEW, Referral.status.type))
             .order_by(Referral.created_at, Referral.id),
             Referral.id,
             Referral.state,
@@ -253,6 +258,9 @@ def _dashboard_statements() -> tuple[tuple[_Box, ...], Select[Any], Select[Any]]
             Referral.source,
             User.name_of(Referral.therapist_id),
             row=lambda r: WaitingReferral(r[0], r[1], r[2], Referral.referrer(r[3], r[4])),
+            # With its status and limit written, the statement has no parameter left and
+            # PostgreSQL plans it once (as parameters, it planned it again on every page).
+            limit=written(BOX_ROWS),
         )
     )
     # Support requests past their first-response target with no reply, most overdue first.

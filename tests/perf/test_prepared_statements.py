@@ -13,6 +13,7 @@ cannot use a partial index whose condition is a parameter, so the SQL writes tho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,46 @@ def test_the_active_queue_uses_its_index_even_in_a_generic_plan(db_session: Any)
     statuses = [s.value for s in ACTIVE_STATUSES]
     plan = _generic_plan(connection, "lms_active_params", as_parameters, *statuses)
     assert "ix_support_requests_active_due_at" not in plan
+
+
+def _prepared_plans(connection: Any, start: str) -> tuple[str, int, int]:
+    """The statement prepared on ``connection`` whose SQL starts with ``start``, with how
+    many times PostgreSQL planned it once for any values (generic plans) and for its values
+    (custom plans)."""
+    rows = connection.execute(
+        text(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE :like"
+        ),
+        {"like": f"{start}%"},
+    ).all()
+    assert len(rows) == 1, rows
+    return rows[0][0], int(rows[0][1]), int(rows[0][2])
+
+
+def test_the_admin_dashboards_rows_are_planned_once(db_session: Any) -> None:
+    """The dashboard's boxes of records and of referrals write their limit and statuses into
+    the SQL: the referrals' statement has no parameter left and is planned once; the records'
+    keeps only the expiry window's two dates. With all of them parameters, PostgreSQL's
+    generic plan came out dearer than one made for the values at the seeded scale, and it
+    planned both statements again on every page (docs/PERFORMANCE.md, "The seventeenth
+    round"); at the test's few rows it may not, so the SQL itself is held too."""
+    from datetime import date
+
+    from lms.admin import reports
+    from lms.db import utcnow
+
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL-only behaviour; checked in the suite's PostgreSQL pass")
+    runs = PREPARE_THRESHOLD + 8
+    for _ in range(runs):
+        reports.dashboard_boxes(utcnow(), date.today())
+    referrals, generic, custom = _prepared_plans(connection, "SELECT referrals.id")
+    assert "$" not in referrals and "LIMIT 8" in referrals and "'new'" in referrals
+    assert custom == 0 and generic == runs - PREPARE_THRESHOLD
+    records, generic, custom = _prepared_plans(connection, "SELECT records.box")
+    # $1 and $2: today and the end of the window, each used by both kinds of record.
+    assert set(re.findall(r"\$\d+", records)) == {"$1", "$2"}, records
+    assert records.count("LIMIT 8") == 4 and "'pending'" in records and "'verified'" in records
+    assert custom <= 5 and generic + custom == runs - PREPARE_THRESHOLD
