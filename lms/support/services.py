@@ -626,7 +626,19 @@ QUEUE_COLUMNS = (
 
 def queue_query(viewer: User, f: QueueFilter, now: datetime) -> Select[Any]:
     """The clinicians' queue (rows of :data:`QUEUE_COLUMNS`): urgent first, then by due
-    time; finished requests newest first (:func:`newest_first`)."""
+    time; finished requests newest first (:func:`newest_first`). Unfiltered (the queue as
+    clinicians keep it open), a statement built once."""
+    if f == QueueFilter():
+        return _active_queue_statement()
+    return _queue_statement(viewer, f, now)
+
+
+@functools.cache
+def _active_queue_statement() -> Select[Any]:
+    return _queue_statement(None, QueueFilter(), None)
+
+
+def _queue_statement(viewer: User | None, f: QueueFilter, now: datetime | None) -> Select[Any]:
     stmt = select(*QUEUE_COLUMNS)
     if f.status:
         stmt = stmt.where(SupportRequest.status == Status(f.status))

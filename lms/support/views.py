@@ -323,8 +323,10 @@ def _queue_context(*, live: bool = False) -> tuple[dict[str, Any] | None, bool]:
         services.queue_query(user, f, now),
         page_number,
         PER_PAGE,
-        # Unfiltered, the queue is the active requests, just counted.
+        # Unfiltered, the queue is the active requests, just counted; and which rows it reads
+        # depends on no value sent with it, so its page's size is written in (planned once).
         total=counts.active if f == services.QueueFilter() else None,
+        write_limit=f == services.QueueFilter(),
     )
     # The on-call line and switch are the page's, not the polled part's.
     on_call = [] if live else notifications.on_call_roster()

@@ -193,3 +193,26 @@ def test_counting_with_the_rows_keeps_each_order_of_the_directory(
         assert counted.items[0].full_name == separate.items[0].full_name  # rows keep names
         seen += [r.id for r in counted.items]
     assert len(set(seen)) == 20
+
+
+def _page_sql(statements: list[str]) -> str:
+    (sql,) = [s for s in statements if "count(" not in s.lower()]
+    return " ".join(sql.split())
+
+
+def test_a_written_limit_gives_the_same_pages(rows: None, count_queries: QueryCounter) -> None:
+    """``write_limit`` writes the page's LIMIT and OFFSET into the SQL (a statement PostgreSQL
+    can plan once); the pages are the same as with them sent as parameters."""
+    for number in (1, 2, 3):
+        with count_queries as q:
+            written = paginate(db.session, _stmt(), number, 12, write_limit=True)
+        sql = _page_sql(q.statements)
+        assert "LIMIT 12" in sql
+        assert number == 1 or f"OFFSET {(number - 1) * 12}" in sql
+        with count_queries as q:
+            sent = paginate(db.session, _stmt(), number, 12)
+        sql = _page_sql(q.statements)
+        assert "LIMIT 12" not in sql and "OFFSET 12" not in sql and "OFFSET 24" not in sql
+        assert [e.id for e in written.items] == [e.id for e in sent.items]
+        assert (written.total, written.page) == (sent.total, sent.page)
+    assert len(written.items) == ROWS - 24

@@ -481,6 +481,42 @@ def test_the_queue_asks_for_alerts_only_when_some_are_unread(
     assert "Your alerts" in live and f"New request: request #{request.id}" in live
 
 
+def test_the_unfiltered_queue_writes_its_page_size_and_pages_through_every_request(
+    client, make_certified, make_user, make_request, login, count_queries
+) -> None:
+    """The unfiltered queue's rows depend on no value sent with them: its statement is built
+    once and its LIMIT and OFFSET are written into the SQL (PostgreSQL plans it once;
+    docs/PERFORMANCE.md, "The seventeenth round"). Its two pages list every active request
+    once, in the queue's order; a filtered view sends its page size as a parameter."""
+    therapist = make_certified()
+    now = utcnow()
+    made = [
+        make_request(therapist, now=now - timedelta(minutes=i), urgency="routine")
+        for i in range(30)
+    ]
+    login(make_user("clinician"))
+
+    def rows_sql(statements: list[str]) -> str:
+        (sql,) = [s for s in statements if "support_requests.subject" in s]
+        return " ".join(sql.split())
+
+    with count_queries as q:
+        first = _rows(client.get("/clinical/support").get_data(as_text=True))
+    assert "LIMIT 25" in rows_sql(q.statements)
+    with count_queries as q:
+        second = _rows(client.get("/clinical/support?page=2").get_data(as_text=True))
+    assert "LIMIT 25 OFFSET 25" in rows_sql(q.statements)
+    # Routine requests are due a fixed time after filing: the oldest is due first.
+    assert first + second == [r.id for r in reversed(made)]
+    with count_queries as q:
+        routine = _rows(client.get("/clinical/support?urgency=routine").get_data(as_text=True))
+    assert routine == first and "LIMIT 25" not in rows_sql(q.statements)
+    unfiltered = services.QueueFilter()
+    assert services.queue_query(therapist, unfiltered, now) is services.queue_query(
+        make_user("clinician"), unfiltered, now + timedelta(hours=1)
+    )
+
+
 @pytest.mark.parametrize("role", ["therapist"])
 def test_therapists_get_403_on_staff_pages(client, make_certified, login, role) -> None:
     login(make_certified())
