@@ -161,9 +161,15 @@ _PROGRESS_COLUMNS = (
 def _progress_statement() -> Select[Any]:
     """The learners' progress in the modules of the course versions: the modules named by
     their versions, not listed one by one (a dashboard's three courses have some sixty: the
-    SQL stays short and the same for every learner, so it is prepared once)."""
+    SQL stays short and the same for every learner, so it is prepared once).
+
+    The versions are written into the SQL (a course has a version or two in use: a few
+    statements in all): with them as parameters, PostgreSQL costed a plan made once for
+    any values dearer than one made for the values, and planned a lesson's statement again
+    on every page (docs/PERFORMANCE.md, "The seventeenth round")."""
+    versions = bindparam("version_ids", expanding=True).render_literal_execute()
     modules = select(CourseVersionModule.module_version_id).where(
-        CourseVersionModule.course_version_id.in_(bindparam("version_ids", expanding=True))
+        CourseVersionModule.course_version_id.in_(versions)
     )
     return select(*_PROGRESS_COLUMNS).where(
         ModuleProgress.user_id.in_(bindparam("user_ids", expanding=True)),
