@@ -119,21 +119,19 @@ def _walk(node: dict[str, Any], index_scans: list[str], seq_scans: list[str]) ->
         _walk(child, index_scans, seq_scans)
 
 
-def _compiled(stmt: Select[Any]) -> Any:
-    """``stmt`` as psycopg receives it (``%(name)s`` placeholders, IN lists expanded)."""
-    return stmt.compile(
-        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
-    )
+def _compiled(stmt: Select[Any]) -> tuple[str, dict[str, Any]]:
+    """``stmt`` as psycopg receives it (``%(name)s`` placeholders, IN lists expanded, values
+    written into the SQL written there: ``lms.db.written``), and its parameters' values."""
+    state = stmt.compile(dialect=postgresql.psycopg.dialect()).construct_expanded_state()
+    return state.statement, dict(state.parameters)
 
 
 def explain(stmt: Select[Any], analyze: bool = True) -> tuple[dict[str, Any], str]:
     """PostgreSQL's plan (JSON) of ``stmt`` with its parameters bound."""
-    compiled = _compiled(stmt)
+    sql, params = _compiled(stmt)
     options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
-    raw = db.session.connection().exec_driver_sql(
-        f"EXPLAIN ({options}) {compiled.string}", compiled.params
-    )
-    return raw.scalar()[0], compiled.string
+    raw = db.session.connection().exec_driver_sql(f"EXPLAIN ({options}) {sql}", params)
+    return raw.scalar()[0], sql
 
 
 def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
@@ -145,7 +143,7 @@ def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
     are written into the ``EXECUTE`` by psycopg's client-side binding (the server cannot
     type parameters of an ``EXPLAIN EXECUTE``).
     """
-    compiled = _compiled(stmt)
+    compiled_sql, params = _compiled(stmt)
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -153,7 +151,7 @@ def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    sql = re.sub(r"%\((\w+)\)s", number, compiled.string)
+    sql = re.sub(r"%\((\w+)\)s", number, compiled_sql)
     raw = db.session.connection().connection.dbapi_connection
     assert raw is not None
     with psycopg.ClientCursor(raw) as cursor:
@@ -164,7 +162,7 @@ def generic_explain(stmt: Select[Any]) -> dict[str, Any]:
             cursor.execute(
                 "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE lms_generic"
                 + (f"({arguments})" if names else ""),
-                {name: compiled.params[name] for name in names},
+                {name: params[name] for name in names},
             )
             row = cursor.fetchone()
         finally:

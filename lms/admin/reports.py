@@ -382,7 +382,9 @@ def directory_query(filters: DirectoryFilters, now: datetime) -> tuple[Select[An
 def _directory_statement(search: bool, state: bool, license_type: bool, sort: str) -> Select[Any]:
     """The directory's statement for one shape of filters; values as parameters ("needle",
     "state", "license_type")."""
-    stmt = select(*DIRECTORY_COLUMNS).where(User.role == Role.THERAPIST)
+    # The role is written into the SQL: with nothing else sent, the unfiltered directory is
+    # planned once (lms.db.written).
+    stmt = select(*DIRECTORY_COLUMNS).where(User.role == written(Role.THERAPIST, User.role.type))
     if search:
         needle = bindparam("needle", type_=String)
         stmt = stmt.where(matches_pattern(needle, User.full_name, User.email))
@@ -455,7 +457,7 @@ def _licenses_statement() -> Select[Any]:
         select(License.user_id, License.state, License.license_type)
         .where(
             License.user_id.in_(bindparam("user_ids", expanding=True)),
-            License.status != RecordStatus.REJECTED,
+            License.status != written(RecordStatus.REJECTED, License.status.type),
         )
         .order_by(License.state, License.id)
     )

@@ -86,6 +86,8 @@ def therapists() -> Any:
         # A name search reads every therapist's name anyway: counted with the page's rows.
         count_with_rows=bool(filters.q),
         params=params,
+        # Unfiltered, nothing is sent with the statement: its page's size is written too.
+        write_limit=filters == reports.DirectoryFilters(sort=filters.sort),
     )
     rows = reports.directory_rows(list(page.items), now)
     # Whether the list is filtered: filters with an error are not applied (the form says

@@ -452,6 +452,33 @@ def test_directory_filters_by_state_type_certification_and_sorts(
     assert bad.status_code == 422 and "Not a valid choice" in bad.get_data(as_text=True)
 
 
+def test_the_unfiltered_directory_writes_its_role_and_page_size(
+    client, login, admin, make_user, count_queries
+) -> None:
+    """The directory's role is written into its SQL, and unfiltered its page's size too: a
+    statement with nothing sent, which PostgreSQL plans once (docs/PERFORMANCE.md, "The
+    seventeenth round"); a filtered view sends its values and its size. Two pages list
+    every therapist once, and no one else."""
+    made = {make_user("therapist", full_name=f"Listed {i:02d}").id for i in range(30)}
+    make_user("clinician", full_name="Not A Therapist")
+    login(admin)
+
+    def page(query: str) -> tuple[set[str], str]:
+        with count_queries as q:
+            html = client.get(f"/admin/therapists?{query}").get_data(as_text=True)
+        (sql,) = [s for s in q.statements if "last_login_at" in s and "user_sessions" not in s]
+        ids = {int(i) for i in re.findall(r'<a href="/admin/users/(\d+)">', html)}
+        return ids, " ".join(sql.split())
+
+    first, sql = page("")
+    assert "'therapist'" in sql and "LIMIT 25" in sql
+    second, sql = page("page=2")
+    assert "LIMIT 25 OFFSET 25" in sql
+    assert first | second == made and not first & second
+    searched, sql = page("q=listed")
+    assert searched == first and "'therapist'" in sql and "LIMIT 25" not in sql
+
+
 def test_directory_queries_do_not_grow_with_the_rows(
     client, login, admin, make_user, count_queries
 ) -> None:
