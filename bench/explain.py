@@ -120,8 +120,8 @@ def _walk(node: dict[str, Any], index_scans: list[str], seq_scans: list[str]) ->
 
 
 def _compiled(stmt: Select[Any]) -> tuple[str, dict[str, Any]]:
-    """``stmt`` as psycopg receives it (``%(name)s`` placeholders, IN lists expanded, values
-    written into the SQL written there: ``lms.db.written``), and its parameters' values."""
+    """``stmt`` as psycopg receives it (``%(name)s`` placeholders, IN lists expanded, the
+    values of ``lms.db.written`` in the SQL itself), and its parameters' values."""
     state = stmt.compile(dialect=postgresql.psycopg.dialect()).construct_expanded_state()
     return state.statement, dict(state.parameters)
 

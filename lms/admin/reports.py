@@ -457,7 +457,7 @@ def _licenses_statement() -> Select[Any]:
         select(License.user_id, License.state, License.license_type)
         .where(
             License.user_id.in_(bindparam("user_ids", expanding=True)),
-            License.status != written(RecordStatus.REJECTED, License.status.type),
+            License.status != RecordStatus.REJECTED,
         )
         .order_by(License.state, License.id)
     )
