@@ -51,6 +51,22 @@ class PageRider:
     column: Callable[[Any], Any]
     params: Callable[[datetime], dict[str, Any]]
 
+    @classmethod
+    def on_page(
+        cls,
+        endpoint: str,
+        column: Callable[[], Any],
+        params: Callable[[datetime], dict[str, Any]] = lambda _now: {},
+    ) -> PageRider:
+        """A rider of one page (``endpoint``) whose expression depends only on its
+        parameters."""
+        return cls(
+            applies=lambda current: current == endpoint,
+            version=lambda: None,
+            column=lambda _version: column(),
+            params=params,
+        )
+
 
 _page_riders: dict[str, PageRider] = {}
 

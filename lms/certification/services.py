@@ -132,10 +132,9 @@ def _required_courses_statement() -> Select[tuple[Course]]:
 TRAINING_MET = "training_requirement_met"
 sessions.load_with_session_on(
     TRAINING_MET,
-    sessions.PageRider(
-        applies=lambda endpoint: endpoint == "main.dashboard",
-        version=lambda: None,
-        column=lambda _version: _training_clause(
+    sessions.PageRider.on_page(
+        "main.dashboard",
+        lambda: _training_clause(
             bindparam("now", type_=Certificate.__table__.c.expires_at.type), inline_courses=True
         ),
         params=lambda now: {"now": now},
@@ -237,15 +236,13 @@ def _record(
 LATEST_ACCEPTED = "latest_accepted_agreement"
 sessions.load_with_session_on(
     LATEST_ACCEPTED,
-    sessions.PageRider(
-        applies=lambda endpoint: endpoint == "main.dashboard",
-        version=lambda: None,
-        column=lambda _version: (
+    sessions.PageRider.on_page(
+        "main.dashboard",
+        lambda: (
             select(func.coalesce(func.max(AgreementAcceptance.version), 0))
             .where(AgreementAcceptance.user_id == User.id)
             .scalar_subquery()
         ),
-        params=lambda _now: {},
     ),
 )
 

@@ -264,11 +264,8 @@ def latest_attestation(user_id: int) -> Attestation | None:
 ATTESTATION_SIGNED = "attestation_signed"
 sessions.load_with_session_on(
     ATTESTATION_SIGNED,
-    sessions.PageRider(
-        applies=lambda endpoint: endpoint == "main.dashboard",
-        version=lambda: None,
-        column=lambda _version: exists().where(Attestation.user_id == User.id),
-        params=lambda _now: {},
+    sessions.PageRider.on_page(
+        "main.dashboard", lambda: exists().where(Attestation.user_id == User.id)
     ),
 )
 

@@ -54,10 +54,9 @@ PENDING_OFFERS = "pending_offers"  # the dashboard's session rider: how many off
 # statement of its own.
 sessions.load_with_session_on(
     PENDING_OFFERS,
-    sessions.PageRider(
-        applies=lambda endpoint: endpoint == "main.dashboard",
-        version=lambda: None,
-        column=lambda _version: services.pending_offers_count_column(),
+    sessions.PageRider.on_page(
+        "main.dashboard",
+        services.pending_offers_count_column,
         params=lambda now: {"now": now},
     ),
 )
