@@ -17,8 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from lms.analytics.identity import (
     Definition,
@@ -263,58 +275,91 @@ def _evaluation_items(course: Course) -> list[dict[str, Any]]:
     return list(((version.evaluation if version else None) or {}).get("items", []))
 
 
+class json_pairs(FunctionElement[Any]):  # noqa: N801 - used like SQLAlchemy's func.*
+    """SQL, in a FROM clause: one row (``key``, ``value``) per member of a JSON object, the
+    values as text (PostgreSQL's ``json_each_text``, SQLite's ``json_each``). The object is
+    parsed once a row; reading its members one by one (``answers ->> 'item'``) parses it
+    again for every member read."""
+
+    inherit_cache = True
+
+    def pairs(self) -> Any:
+        return self.table_valued(column("key", String), column("value", String))
+
+
+@compiles(json_pairs)
+def _json_pairs(element: json_pairs, compiler: Any, **kw: Any) -> str:
+    return f"json_each_text({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_pairs, "sqlite")
+def _json_pairs_sqlite(element: json_pairs, compiler: Any, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
 def evaluation_summary(course: Course) -> EvaluationSummary:
     """The current version's evaluation items over every response to the course (any version).
 
-    Items are matched by their id; three queries whatever the number of responses.
+    Items are matched by their id; three queries whatever the number of responses or items.
+    Each response's answers are read once a query, as rows of (item, answer) pairs: the
+    counts of every Likert item come from one grouping and every text item's latest
+    comments from one ranking.
     """
     items = _evaluation_items(course)
-    in_course = (
-        select(EvaluationResponse)
-        .join(Enrollment, Enrollment.id == EvaluationResponse.enrollment_id)
-        .where(Enrollment.course_id == course.id)
-        .subquery()
+    responses = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(EvaluationResponse)
+            .join(Enrollment, Enrollment.id == EvaluationResponse.enrollment_id)
+            .where(Enrollment.course_id == course.id)
+        )
+        or 0
     )
-    responses = db.session.scalar(select(func.count()).select_from(in_course)) or 0
     likert_items = [i for i in items if i.get("kind") == "likert"]
     text_items = [i for i in items if i.get("kind") != "likert"]
     values = [v for v, _ in LIKERT]
     likert = {i["id"]: LikertSummary(i["prompt"], [0] * len(values)) for i in likert_items}
-    if likert_items:
-        parts = []
-        for item in likert_items:
-            value = in_course.c.answers[item["id"]].as_string()
-            parts.append(
-                select(literal(item["id"]).label("item"), value.label("value"), func.count())
-                .where(value.is_not(None))
-                .group_by(value)
-            )
-        for item_id, value, count in db.session.execute(union_all(*parts)):
-            if value in values:
-                likert[item_id].counts[values.index(value)] = int(count)
     text = {i["id"]: TextSummary(i["prompt"]) for i in text_items}
+    pairs = json_pairs(EvaluationResponse.answers).pairs()
+    item, value = pairs.c.key, pairs.c.value
+    answers = (
+        select(EvaluationResponse)
+        .join(Enrollment, Enrollment.id == EvaluationResponse.enrollment_id)
+        .join(pairs, true())
+        .where(Enrollment.course_id == course.id, value.is_not(None))
+    )
+    if likert_items:
+        counted = (
+            answers.with_only_columns(item, value, func.count())
+            .where(item.in_(list(likert)))
+            .group_by(item, value)
+        )
+        for item_id, answer, count in db.session.execute(counted):
+            if answer in values:
+                likert[item_id].counts[values.index(answer)] = int(count)
     if text_items:
-        parts = []
-        for item in text_items:
-            value = in_course.c.answers[item["id"]].as_string()
-            parts.append(
-                select(
-                    literal(item["id"]).label("item"),
-                    value.label("value"),
-                    in_course.c.submitted_at.label("submitted_at"),
-                    func.row_number()
-                    .over(order_by=(in_course.c.submitted_at.desc(), in_course.c.id.desc()))
-                    .label("rn"),
-                    func.count().over().label("total"),
-                ).where(value.is_not(None), value != "")
+        ranked = (
+            answers.with_only_columns(
+                item.label("item"),
+                value.label("value"),
+                EvaluationResponse.submitted_at,
+                func.row_number()
+                .over(
+                    partition_by=item,
+                    order_by=(EvaluationResponse.submitted_at.desc(), EvaluationResponse.id.desc()),
+                )
+                .label("rn"),
+                func.count().over(partition_by=item).label("total"),
             )
-        ranked = union_all(*parts).subquery()
-        for item_id, value, submitted_at, _rn, total in db.session.execute(
+            .where(item.in_(list(text)), value != "")
+            .subquery()
+        )
+        for item_id, answer, submitted_at, _rn, total in db.session.execute(
             select(ranked).where(ranked.c.rn <= LATEST_COMMENTS).order_by(ranked.c.rn)
         ):
             summary = text[item_id]
             summary.total = int(total)
-            summary.latest.append((_aware(submitted_at), value))
+            summary.latest.append((_aware(submitted_at), answer))
     return EvaluationSummary(list(likert.values()), list(text.values()), int(responses))
 
 
