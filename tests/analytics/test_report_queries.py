@@ -4,7 +4,6 @@ version through their index (docs/PERFORMANCE.md, "The eighteenth round")."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from lms.db import utcnow
 from lms.extensions import db
 from lms.training.models import CourseVersion, EvaluationResponse
 from tests.analytics.conftest import SLUG, course, screen_rows
-from tests.perf.test_query_plans import captured
+from tests.perf.test_query_plans import captured, postgresql_plan
 
 LIKERT_IDS = ("clear", "relevant", "paced")
 TEXT_IDS = ("liked", "improve")
@@ -98,16 +97,6 @@ def _indexes_reading(statement: str, parameters: Any, table: str) -> list[str]:
     """The indexes the database would read ``table`` through (a whole-table read: "scan")."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        # As tests/perf/test_query_plans.py: with sequential scans off, the small test
-        # database gets the plan the seeded one gets.
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        try:
-            plan = connection.exec_driver_sql(
-                f"EXPLAIN (FORMAT JSON) {statement}", parameters
-            ).scalar()
-        finally:
-            connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
-        plan = json.loads(plan) if isinstance(plan, str) else plan
         found: list[str] = []
 
         def index_names(node: dict[str, Any]) -> list[str]:
@@ -121,7 +110,7 @@ def _indexes_reading(statement: str, parameters: Any, table: str) -> list[str]:
             for child in node.get("Plans", []):
                 walk(child)
 
-        walk(plan[0]["Plan"])
+        walk(postgresql_plan(statement, parameters))
         return found
     rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     return [

@@ -52,19 +52,23 @@ def reads(statement: str, table: str) -> bool:
     return re.search(rf"\b(FROM|JOIN)\s+{table}\b", statement) is not None
 
 
+def postgresql_plan(statement: str, parameters: Any) -> dict[str, Any]:
+    """PostgreSQL's plan of ``statement`` (its top node) with sequential scans disabled: an
+    index whenever one can serve the query, as on the seeded database."""
+    connection = db.session.connection()
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+    finally:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+
 def full_scans(statement: str, parameters: Any) -> list[str]:
     """The big tables this statement would read whole (an empty list: indexes only)."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        try:
-            plan = connection.exec_driver_sql(
-                f"EXPLAIN (FORMAT JSON) {statement}", parameters
-            ).scalar()
-        finally:
-            connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
-        if isinstance(plan, str):
-            plan = json.loads(plan)
+        plan = postgresql_plan(statement, parameters)
         found: list[str] = []
 
         def walk(node: dict[str, Any]) -> None:
@@ -73,7 +77,7 @@ def full_scans(statement: str, parameters: Any) -> list[str]:
             for child in node.get("Plans", []):
                 walk(child)
 
-        walk(plan[0]["Plan"])
+        walk(plan)
         return found
     rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     found = []
