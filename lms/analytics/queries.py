@@ -321,7 +321,9 @@ def evaluation_summary(course: Course) -> EvaluationSummary:
     likert = {i["id"]: LikertSummary(i["prompt"], [0] * len(values)) for i in likert_items}
     text = {i["id"]: TextSummary(i["prompt"]) for i in text_items}
     pairs = json_pairs(EvaluationResponse.answers).pairs()
-    item, value = pairs.c.key, pairs.c.value
+    # Answers are stored as strings; a number would come back as one from SQLite's
+    # json_each, so the value is read as text on both databases (as `->>` read it).
+    item, value = pairs.c.key, cast(pairs.c.value, String)
     answers = (
         select(EvaluationResponse)
         .join(Enrollment, Enrollment.id == EvaluationResponse.enrollment_id)
