@@ -310,6 +310,7 @@ def _queue_context(*, live: bool = False) -> tuple[dict[str, Any] | None, bool]:
             urgency=form.urgency.data or "",
             q=form.q.data or "",
         )
+    unfiltered = f == services.QueueFilter()
     page_number = request.args.get("page", 1, type=int)
     counts = services.queue_counts(now)
     # Read with the session for the badge: a clinician with none unread asks nothing more.
@@ -325,8 +326,8 @@ def _queue_context(*, live: bool = False) -> tuple[dict[str, Any] | None, bool]:
         PER_PAGE,
         # Unfiltered, the queue is the active requests, just counted; and which rows it reads
         # depends on no value sent with it, so its page's size is written in (planned once).
-        total=counts.active if f == services.QueueFilter() else None,
-        write_limit=f == services.QueueFilter(),
+        total=counts.active if unfiltered else None,
+        write_limit=unfiltered,
     )
     # The on-call line and switch are the page's, not the polled part's.
     on_call = [] if live else notifications.on_call_roster()

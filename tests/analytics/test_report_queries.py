@@ -13,7 +13,7 @@ from lms.db import utcnow
 from lms.extensions import db
 from lms.training.models import CourseVersion, EvaluationResponse
 from tests.analytics.conftest import SLUG, course, screen_rows
-from tests.perf.test_query_plans import captured, postgresql_plan
+from tests.perf.test_query_plans import captured, postgresql_plan, reads
 
 LIKERT_IDS = ("clear", "relevant", "paced")
 TEXT_IDS = ("liked", "improve")
@@ -87,11 +87,7 @@ def test_every_item_is_summed_from_one_reading_of_the_answers(
     assert len(statements) == 3, statements
     for statement in statements:
         assert statement.count("evaluation_responses.answers") <= 1, statement
-        assert len(_reads(statement, "evaluation_responses")) == 1, statement
-
-
-def _reads(statement: str, table: str) -> list[str]:
-    return re.findall(rf"\b(?:FROM|JOIN)\s+{table}\b", statement)
+        assert len(re.findall(r"\b(?:FROM|JOIN)\s+evaluation_responses\b", statement)) == 1
 
 
 def _indexes_reading(statement: str, parameters: Any, table: str) -> list[str]:
@@ -130,7 +126,7 @@ def test_the_dropoff_reads_completions_by_module_version(
     with captured(app) as sent:
         page = client.get(f"/admin/courses/{SLUG}")
     assert page.status_code == 200
-    dropoff = [(s, p) for s, p in sent if _reads(s, "module_progress")]
+    dropoff = [(s, p) for s, p in sent if reads(s, "module_progress")]
     assert len(dropoff) == 1, [s for s, _p in sent]
     assert _indexes_reading(*dropoff[0], "module_progress") == [
         "ix_module_progress_completed_version_user"
