@@ -254,20 +254,37 @@ def _counts_statement(
 def _ranks_statement(in_range: tuple[Any, ...]) -> Select[Any]:
     """The answered requests that the median and the 90th percentile of the time to the
     first response need, per urgency and over all: each with its rank by that time within
-    its urgency and over all (a request is returned when either rank is wanted)."""
+    its urgency and over all (a request is returned when either rank is wanted).
+
+    The requests are sorted once, by that time, and every window below reads that one
+    order (a year: 44,000 requests; a second sort by urgency took a third of the statement).
+    A request's rank within its urgency is the running count of its urgency up to it; the
+    totals are counted over the whole order (``rows=(None, None)``: from the first row to
+    the last), which on SQLite keeps them in the same pass as well."""
     took = elapsed(SupportRequest.first_response_at, SupportRequest.filed_at)
-    order = (took, SupportRequest.id)
+    order = (took, SupportRequest.id)  # unique: a running count stops at the row itself
+    everything = (None, None)
+
+    def of_its_urgency(rows: Any = None) -> Any:
+        """Each request's count of the requests of its own urgency, in ``order`` up to
+        itself (``rows`` None: the default frame) or within ``rows``."""
+        counts = {
+            urgency: func.sum(case((SupportRequest.urgency == urgency, 1), else_=0)).over(
+                order_by=order, rows=rows
+            )
+            for urgency in Urgency
+        }
+        return case(*((SupportRequest.urgency == u, count) for u, count in counts.items()))
+
     ranked = (
         select(
             SupportRequest.urgency,
             SupportRequest.filed_at,
             SupportRequest.first_response_at,
-            func.row_number()
-            .over(partition_by=SupportRequest.urgency, order_by=order)
-            .label("rank"),
-            func.count().over(partition_by=SupportRequest.urgency).label("n"),
+            of_its_urgency().label("rank"),
+            of_its_urgency(everything).label("n"),
             func.row_number().over(order_by=order).label("rank_all"),
-            func.count().over().label("n_all"),
+            func.count().over(order_by=order, rows=everything).label("n_all"),
         )
         .where(*in_range, SupportRequest.first_response_at.is_not(None))
         .subquery()

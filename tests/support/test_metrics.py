@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import statistics
@@ -17,6 +18,7 @@ from lms.extensions import db
 from lms.support import metrics, services
 from lms.support.metrics import nearest_rank, percentile
 from lms.support.models import ACTIVE_STATUSES, Category, Status, SupportRequest, Urgency
+from tests.perf.test_query_plans import captured
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -223,3 +225,44 @@ def test_a_response_between_the_two_statements_breaks_nothing(
     urgent = report.by_urgency[0]
     assert urgent.responded == 4  # counted before the response
     assert urgent.median == 30 and urgent.p90 == 50  # ranked with it: 10, 20, 30, 40, 50
+
+
+def _sorts(statement: str, parameters: Any) -> list[str]:
+    """The sorts the database would do for ``statement``: PostgreSQL's Sort nodes, SQLite's
+    temporary B-trees."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+        found: list[str] = []
+
+        def walk(node: dict[str, Any]) -> None:
+            if "Sort Key" in node:
+                found.append(", ".join(node["Sort Key"]))
+            for child in node.get("Plans", []):
+                walk(child)
+
+        value = plan.scalar()
+        walk((json.loads(value) if isinstance(value, str) else value)[0]["Plan"])
+        return found
+    rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return [str(row[-1]) for row in rows if "TEMP B-TREE" in str(row[-1])]
+
+
+def test_the_ranks_sort_the_answered_requests_once(
+    app, make_certified, make_request, make_user
+) -> None:
+    """A year holds tens of thousands of answered requests: the ranks within each urgency
+    come from the same order as the ranks over all (one sort), not from a second sort by
+    urgency."""
+    therapist, clinician = make_certified(), make_user("clinician")
+    now = utcnow()
+    for urgency, minutes in (("urgent", 10), ("high", 20), ("routine", 30)):
+        request = make_request(therapist, now=now - timedelta(days=1), urgency=urgency)
+        services.reply(request, clinician, "ok", now=now - timedelta(days=1, minutes=-minutes))
+    db.session.commit()
+    with captured(app) as sent:
+        report = metrics.build(None, None, now)
+    assert report.overall.median == 20  # the statement below is the one the report used
+    ranks = [(s, p) for s, p in sent if "row_number() OVER" in s]
+    assert len(ranks) == 1
+    assert len(_sorts(*ranks[0])) == 1, _sorts(*ranks[0])
