@@ -73,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         help="poll scenarios: send the token of the page's last poll, as the page does (the "
         "queue's poll is then answered 204 while nothing changed)",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="how much this process's peak memory (RSS) grew over the requests: what a "
+        "worker would keep after serving them",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench import prepare, run
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     if args.with_token:
         requests = [with_token(client, r) for r in requests]
+    if args.memory:  # from before the warm-up, which is a request like the others
+        rss_before = memory_reset()
     send(requests[0])  # warm-up: templates compiled, caches filled
     timed = time_functions(os.environ.get("TIME", ""))
     if os.environ.get("BUILT"):  # which statements one request builds anew, and where
@@ -189,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             f"profiler); {calls:,.0f} Python function calls per request"
         )
     print(f"statuses {dict(statuses)}; SQL statements per request: {len(statements) / n:.1f}")
+    if args.memory:
+        rss, peak = memory_now()
+        print(
+            f"memory (RSS): {rss_before:.1f} MB before the requests, {peak:.1f} MB at the "
+            f"most while serving them, {rss:.1f} MB after"
+        )
     for name, (calls, seconds) in timed.items():  # TIME=: real time, inclusive, per request
         print(f"  {seconds / n * 1000:7.3f} ms  {calls / n:6.1f} calls  {name}")
     if args.explain:
@@ -205,6 +219,25 @@ def main(argv: list[str] | None = None) -> int:
         for statement, seconds in zip(statements[:per], timings, strict=False):
             print(f"  {seconds * 1000:7.1f} ms ", " ".join(statement.split())[:width])
     return 0
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise LookupError(field)
+
+
+def memory_reset() -> float:
+    """This process's resident memory now (MB), its high-water mark set back to it (Linux:
+    writing 5 to /proc/self/clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
+
+
+def memory_now() -> tuple[float, float]:
+    """Resident memory now and at the most since :func:`memory_reset` (MB)."""
+    return _status_mb("VmRSS"), _status_mb("VmHWM")
 
 
 def time_functions(spec: str) -> dict[str, list[float]]:
