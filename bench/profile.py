@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--memory",
         action="store_true",
-        help="how much this process's peak memory (RSS) grew over the requests: what a "
-        "worker would keep after serving them",
+        help="this process's resident memory before the requests, at the most while "
+        "serving them, and after (what a worker keeps); Linux",
     )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
