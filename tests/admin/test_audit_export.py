@@ -80,6 +80,19 @@ def test_more_events_than_an_export_holds_bring_the_page_back_with_a_message(
     assert [d["rows"] for d in _exports_recorded()] == [6]
 
 
+def test_no_export_link_while_a_filter_needs_correcting(client, login, make_user) -> None:
+    """The link (a plain link, so that the too-many message can show) would only answer
+    with the filter's error: the page shows the error and no link until it is corrected."""
+    admin = make_user("admin")
+    _events(admin, 3)
+    login(admin)
+    page = client.get("/admin/audit?date_from=notadate").get_data(as_text=True)
+    assert "Not a valid date value." in page
+    assert "Export these events (CSV)" not in page
+    page = client.get("/admin/audit?date_from=2020-01-01").get_data(as_text=True)
+    assert "Export these events (CSV)" in page
+
+
 def _peak_while_exporting(client: Any) -> tuple[int, int]:
     """The most memory Python held while the export was made, and its number of rows."""
     tracemalloc.start()
