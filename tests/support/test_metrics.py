@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import statistics
@@ -18,7 +17,7 @@ from lms.extensions import db
 from lms.support import metrics, services
 from lms.support.metrics import nearest_rank, percentile
 from lms.support.models import ACTIVE_STATUSES, Category, Status, SupportRequest, Urgency
-from tests.perf.test_query_plans import captured
+from tests.perf.test_query_plans import captured, postgresql_plan
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -232,7 +231,6 @@ def _sorts(statement: str, parameters: Any) -> list[str]:
     temporary B-trees."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
         found: list[str] = []
 
         def walk(node: dict[str, Any]) -> None:
@@ -241,8 +239,7 @@ def _sorts(statement: str, parameters: Any) -> list[str]:
             for child in node.get("Plans", []):
                 walk(child)
 
-        value = plan.scalar()
-        walk((json.loads(value) if isinstance(value, str) else value)[0]["Plan"])
+        walk(postgresql_plan(statement, parameters))
         return found
     rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     return [str(row[-1]) for row in rows if "TEMP B-TREE" in str(row[-1])]
