@@ -141,7 +141,8 @@ def users() -> Any:
     form = UserSearchForm(request.args)
     stmt = _users_query(form)
     page = paginate(db.session, stmt, _page_arg(), current_app.config["PER_PAGE"])
-    return render_template("admin/users.html", form=form, page=page, row=lists.user_row)
+    html = render_template("admin/users.html", form=form, page=page, row=lists.user_row)
+    return html, (422 if form.errors else 200)
 
 
 @bp.route("/users.csv")
@@ -342,13 +343,14 @@ AUDIT_EXPORT_BATCH = 2_000
 def audit_log() -> Any:
     form = AuditFilterForm(request.args)
     page = paginate(db.session, _audit_query(form), _page_arg(), 50)
-    return render_template(
+    html = render_template(
         "admin/audit.html",
         form=form,
         page=page,
         row=lists.audit_row,
         export_limit=AUDIT_EXPORT_LIMIT,
     )
+    return html, (422 if form.errors else 200)
 
 
 @bp.route("/audit.csv")

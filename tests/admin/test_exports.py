@@ -13,6 +13,7 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+from flask import url_for
 from sqlalchemy import select
 
 from lms.audit import AuditEvent
@@ -153,3 +154,32 @@ def test_exports_are_for_admins_only(client, login, make_user, export) -> None:
     assert "/login" in client.get(url).headers["Location"]
     login(make_user("clinician"))
     assert client.get(url).status_code == 403
+
+
+# A filter each list's form refuses: the page says which, applies none, and offers no export
+# (the export would refuse the same filter, and a `download` link would only fail quietly).
+INVALID_FILTERS = {
+    "admin.users_csv": "/admin/users?role=bogus",
+    "admin.therapists_csv": "/admin/therapists?state=ZZ",
+    "admin.audit_csv": "/admin/audit?date_from=notadate",
+    "licensure.queue_csv": "/admin/licensure?status=bogus",
+    "payments.admin_csv": "/admin/payments?date_from=notadate",
+}
+
+
+@pytest.mark.parametrize("export", sorted(INVALID_FILTERS))
+def test_no_export_link_while_a_filter_needs_correcting(
+    app, client, login, varied_data, export
+) -> None:
+    login(varied_data)
+    bad = client.get(INVALID_FILTERS[export])
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "Not a valid" in html  # the field's own message, next to it
+    with app.test_request_context():
+        csv_path = url_for(export)
+    assert f'href="{csv_path}' not in html
+
+    good = client.get(LISTS[export][0])
+    assert good.status_code == 200
+    assert f'href="{csv_path}' in good.get_data(as_text=True)
