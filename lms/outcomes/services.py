@@ -11,8 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from lms import audit, crypto
 from lms.accounts.models import User
@@ -49,11 +51,27 @@ def can_change_measurement(user: User, measurement: Measurement) -> bool:
     return measurement.recorded_by_id == user.id and can_view_measurement(user, measurement)
 
 
+# What the outcome summary shows of a referral: every other encrypted column is left unread
+# (each one read is a decryption, for every patient, on every view of the summary).
+SUMMARY_COLUMNS = (
+    Referral.id,
+    Referral.therapist_id,
+    Referral.patient_name,
+    Referral.state,
+    Referral.gad7,
+    Referral.phq9,
+    Referral.created_at,
+)
+
+
 def patients(therapist: User) -> list[Referral]:
-    """The therapist's referred patients, by name. Names are encrypted at rest, so the
-    sorting happens here, after decryption (one therapist's patients: hundreds at most)."""
+    """The therapist's referred patients, by name, with the columns the summary shows. Names
+    are encrypted at rest, so the sorting happens here, after decryption (one therapist's
+    patients: hundreds at most)."""
     referrals = db.session.scalars(
-        select(Referral).where(Referral.therapist_id == therapist.id)
+        select(Referral)
+        .where(Referral.therapist_id == therapist.id)
+        .options(load_only(*SUMMARY_COLUMNS))
     ).all()
     return sorted(referrals, key=lambda r: (_folded(r.patient_name), r.id))
 
@@ -215,6 +233,57 @@ def measurements_of(referrals: Iterable[Referral]) -> dict[int, list[Measurement
     return out
 
 
+class Recorded(NamedTuple):
+    """A measurement's score without its (encrypted) answers: what the summary of every
+    patient reads, as plain columns rather than loaded objects (a tuple: made fast)."""
+
+    id: int
+    referral_id: int
+    instrument: InstrumentKind
+    administered_on: date
+    total: int
+
+    @property
+    def score(self) -> scoring.Score:
+        return scoring.Score(self.administered_on, self.total, self.id)
+
+
+def scores_of(referrals: Iterable[Referral]) -> dict[int, list[Recorded]]:
+    """The scores of every measurement of these referrals (one query), by referral id, in
+    order: no answers decrypted, no objects loaded (a partner's years of questionnaires)."""
+    ids = [r.id for r in referrals]
+    out: dict[int, list[Recorded]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = db.session.execute(
+        select(
+            Measurement.id,
+            Measurement.referral_id,
+            Measurement.instrument,
+            Measurement.administered_on,
+            Measurement.total,
+        )
+        .where(Measurement.referral_id.in_(ids))
+        .order_by(Measurement.administered_on, Measurement.id)
+    )
+    for row in rows:
+        out[row.referral_id].append(Recorded._make(row))
+    return out
+
+
+def read_safety_answers(rows: Iterable[PatientOutcomes]) -> None:
+    """Load, with its answers, each row's latest PHQ-9 (one query for all of them), which
+    its safety prompt reads, when the row holds scores only (:func:`summary_outcomes`)."""
+    wanted = {m.id: row for row in rows if isinstance(m := row.latest_phq9, Recorded)}
+    if not wanted:
+        return
+    for measurement in db.session.scalars(
+        select(Measurement).where(Measurement.id.in_(list(wanted)))
+    ):
+        row = wanted[measurement.id]
+        row.measurements = [measurement if m.id == measurement.id else m for m in row.measurements]
+
+
 @dataclass(frozen=True)
 class ScoreRow:
     """A row of the patient's measurements table: a recorded measurement, or the referral's
@@ -234,7 +303,8 @@ class PatientOutcomes:
     """One referred patient: their measurements and where they stand on each instrument."""
 
     referral: Referral
-    measurements: list[Measurement]
+    # Loaded measurements, or (the summary of every patient) their scores only.
+    measurements: list[Measurement] | list[Measurement | Recorded]
     gad7: scoring.Progress
     phq9: scoring.Progress
     referral_day: date
@@ -259,7 +329,7 @@ class PatientOutcomes:
         return sorted(out, key=lambda r: r.score.order)
 
     @property
-    def latest_phq9(self) -> Measurement | None:
+    def latest_phq9(self) -> Measurement | Recorded | None:
         rows = [m for m in self.measurements if m.instrument == InstrumentKind.PHQ9]
         return rows[-1] if rows else None
 
@@ -267,11 +337,13 @@ class PatientOutcomes:
     def safety_measurement(self) -> Measurement | None:
         """The latest PHQ-9, when its item 9 calls for the safety prompt."""
         latest = self.latest_phq9
+        if isinstance(latest, Recorded):  # never guess: the prompt is a patient's safety
+            raise RuntimeError("the latest PHQ-9's answers were not read: read_safety_answers")
         return latest if latest is not None and latest.needs_safety_prompt else None
 
 
 def patient_outcomes(
-    referral: Referral, measurements: Sequence[Measurement], therapist: User
+    referral: Referral, measurements: Sequence[Measurement | Recorded], therapist: User
 ) -> PatientOutcomes:
     """Scores per instrument; the referral form's baseline total counts as described in
     :func:`lms.outcomes.scoring.with_referral_baseline`."""
@@ -298,6 +370,13 @@ def outcomes_for(referrals: Sequence[Referral], therapist: User) -> list[Patient
     return [patient_outcomes(r, by_referral.get(r.id, []), therapist) for r in referrals]
 
 
+def summary_outcomes(referrals: Sequence[Referral], therapist: User) -> list[PatientOutcomes]:
+    """:func:`outcomes_for` with the scores only: for the summary of every patient. The rows
+    a page shows then need :func:`read_safety_answers`."""
+    by_referral = scores_of(referrals)
+    return [patient_outcomes(r, by_referral.get(r.id, []), therapist) for r in referrals]
+
+
 @dataclass
 class Overview:
     patients: int  # referred patients
@@ -310,12 +389,11 @@ class Overview:
         return [self.gad7, self.phq9]
 
 
-def overview(therapist: User, referrals: Sequence[Referral] | None = None) -> Overview:
-    """The summary across all the therapist's patients (``referrals``: all of them, when
-    already loaded; two queries, whatever the count)."""
-    if referrals is None:
-        referrals = patients(therapist)
-    rows = outcomes_for(referrals, therapist)
+def overview(therapist: User, rows: Sequence[PatientOutcomes] | None = None) -> Overview:
+    """The summary across all the therapist's patients (``rows``: the outcomes of all of
+    them, when already read; two queries, whatever the count)."""
+    if rows is None:
+        rows = summary_outcomes(patients(therapist), therapist)
     return Overview(
         patients=len(rows),
         tracked=sum(1 for r in rows if r.tracked),

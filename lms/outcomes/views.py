@@ -53,17 +53,22 @@ def index() -> Any:
     user = current_user_obj()
     form = PatientSearchForm(request.args)
     search = form.q.data if form.validate() else None
-    everyone = services.patients(user)
+    # Every patient's scores, read once for the summary and the page's rows alike: their
+    # totals, not their (encrypted) answers, but for the latest PHQ-9 of the rows shown.
+    everyone = services.summary_outcomes(services.patients(user), user)
+    by_referral = {row.referral.id: row for row in everyone}
     page = page_of(
-        services.named(everyone, search),
+        services.named((row.referral for row in everyone), search),
         request.args.get("page", 1, type=int),
         current_app.config["PER_PAGE"],
     )
+    rows = [by_referral[r.id] for r in page.items]
+    services.read_safety_answers(rows)
     return render_template(
         "outcomes/index.html",
         form=form,
         page=page,
-        rows=services.outcomes_for(page.items, user),
+        rows=rows,
         overview=services.overview(user, everyone),
     )
 

@@ -111,3 +111,19 @@ class ReferralFilterForm(FlaskForm):
         ),
         validators=[Optional()],
     )
+
+
+class OwnReferralFilterForm(FlaskForm):
+    """The partner's search of their own referrals."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        "Patient name or referral number",
+        description="Whole words of the name, e.g. Alvarez (names are stored encrypted).",
+        validators=[Optional(), Length(max=200)],
+    )
+    status = SelectField(
+        "Status", choices=choices([("", "Any status"), *STATUS_PAIRS]), validators=[Optional()]
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from lms import audit
 from lms.auth import current_user_obj, get_or_404, staff_required
@@ -18,7 +18,13 @@ from lms.forms import choices
 from lms.practice import services as matching
 from lms.practice.forms import ConfirmForm
 from lms.referrals import services
-from lms.referrals.forms import NoteForm, ReferralFilterForm, ReferralForm, StatusForm
+from lms.referrals.forms import (
+    NoteForm,
+    OwnReferralFilterForm,
+    ReferralFilterForm,
+    ReferralForm,
+    StatusForm,
+)
 from lms.referrals.models import EventKind, Referral, ReferralSource, ReferralStatus
 
 bp = Blueprint("referrals", __name__)
@@ -38,12 +44,49 @@ def _own_referral_or_404(referral_id: int) -> Referral:
 @certified_required
 def index() -> Any:
     user = current_user_obj()
-    referrals = db.session.scalars(
+    form = OwnReferralFilterForm(request.args)
+    valid = form.validate()
+    stmt = (
         select(Referral)
         .where(Referral.therapist_id == user.id)
+        # What the list shows: the other encrypted columns stay unread (each is a decryption).
+        .options(
+            load_only(
+                Referral.id,
+                Referral.therapist_id,
+                Referral.source,
+                Referral.patient_name,
+                Referral.state,
+                Referral.status,
+                Referral.created_at,
+            )
+        )
         .order_by(Referral.created_at.desc(), Referral.id.desc())
-    ).all()
-    return render_template("referrals/index.html", referrals=referrals)
+    )
+    text = (form.q.data or "").strip() if valid else ""
+    if text:
+        stmt = stmt.where(_search_condition(text))
+    if valid and form.status.data:
+        stmt = stmt.where(Referral.status == ReferralStatus(form.status.data))
+    page = paginate(db.session, stmt, request.args.get("page", 1, type=int), PER_PAGE)
+    # Whether the partner has referred anyone at all (the empty page says how to start).
+    anyone = bool(page.total) or (
+        bool(text or form.status.data)
+        and db.session.scalar(select(Referral.id).where(Referral.therapist_id == user.id).limit(1))
+        is not None
+    )
+    html = render_template("referrals/index.html", form=form, page=page, anyone=anyone)
+    return html, (200 if valid else 422)
+
+
+def _search_condition(text: str) -> Any:
+    """A referral whose patient's name has these whole words, or (``123``, ``#123``) its
+    number."""
+    number = text.lstrip("#")
+    condition = matches_terms(Referral.search_terms, text)
+    if number.isdigit():
+        condition = condition | (Referral.id == int(number))
+    return condition
 
 
 @bp.route("/referrals/new", methods=["GET", "POST"])
@@ -93,11 +136,7 @@ def pipeline() -> Any:
     source = form.source.data if valid else None
     text = (form.q.data or "").strip() if valid else ""
     if text:
-        number = text.lstrip("#")
-        condition = matches_terms(Referral.search_terms, text)
-        if number.isdigit():
-            condition = condition | (Referral.id == int(number))
-        stmt = stmt.where(condition)
+        stmt = stmt.where(_search_condition(text))
     if status:
         stmt = stmt.where(Referral.status == ReferralStatus(status))
     if source == "awaiting_match":

@@ -210,3 +210,62 @@ def test_a_clinician_finds_a_referral_by_the_patients_name(
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("table")).to_contain_text("Robin Alvarez")
     expect(page.get_by_role("table").get_by_role("row")).to_have_count(2)
+
+
+def test_a_partner_finds_a_patient_in_their_own_referrals(
+    new_page: Callable[..., Page], live_server: LiveServer, make_user
+) -> None:
+    """A partner with years of referrals finds one patient by a word of the name or the
+    referral's number, narrows by status, and is told when nothing matches."""
+    from tests.referrals.conftest import referral_data
+
+    therapist = make_user("lee.partner@example.org", full_name="Lee Partner")
+    certify_partner(live_server, therapist, states=("CO",))
+    with live_server.app.app_context():
+        from lms.referrals import services as referral_services
+
+        partner = db.session.scalar(select(User).where(User.email == therapist.email))
+        names = [f"Patient Number{n:02d}" for n in range(27)] + ["Robin Alvarez"]
+        ids = {
+            name: referral_services.create_referral(
+                partner, referral_data(patient_name=name, state="CO")
+            ).id
+            for name in names
+        }
+        db.session.commit()
+
+    page = new_page()
+    log_in_ok(page, therapist.email)
+    page.goto(live_server.url + "/tools")
+    page.get_by_role("link", name="Referrals", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Your referrals")).to_be_visible()
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows).to_have_count(26)  # header + a page of 25, the newest first
+    expect(rows.nth(1)).to_contain_text("Robin Alvarez")
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+    expect(rows).to_have_count(4)
+
+    search = page.get_by_label("Patient name or referral number")
+    search.fill("alvarez")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("Robin Alvarez")
+    expect(search).to_have_value("alvarez")
+
+    search.fill(f"#{ids['Patient Number03']}")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("Patient Number03")
+
+    # Unhappy path: a status no referral has, then part of a word: said, not an empty table.
+    search.fill("")
+    page.get_by_label("Status").select_option(label="Eligible")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No referral matches these filters.")).to_be_visible()
+    page.get_by_role("link", name="Clear").click()
+    expect(rows).to_have_count(26)
+    search.fill("Alv")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No referral matches these filters.")).to_be_visible()

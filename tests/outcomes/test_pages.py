@@ -295,12 +295,60 @@ def test_the_summary_page_runs_a_bounded_number_of_queries(
 
     referral = make_referral(user, email="a@example.net")
     record(referral, "gad7", 10)
+    record(referral, "phq9", 10)
     few = queries()
     for n in range(5):
         more = make_referral(user, email=f"m{n}@example.net")
         record(more, "gad7", 10)
         record(more, "phq9", 10)
     assert queries() == few
+
+
+def test_the_summary_decrypts_what_it_shows_not_every_questionnaire(
+    app, client, make_certified, make_referral, login, record, monkeypatch
+) -> None:
+    """Each questionnaire's answers are encrypted at rest. The summary reads the totals of
+    every questionnaire, but decrypts only the patients' names and, for the rows shown, the
+    answers of the latest PHQ-9 (its item 9 flags the safety check): the same number of
+    decryptions with one questionnaire a patient as with a year of them."""
+    from lms.crypto import Keyring
+
+    user = make_certified()
+    login(user)
+    patients = [make_referral(user, email=f"p{n}@example.net") for n in range(3)]
+    today = services.local_today(user)
+
+    def year_of(referral: object, months: range) -> None:
+        for month in months:
+            day = today - timedelta(days=30 * (12 - month))
+            record(referral, "gad7", 10, day=day)
+            record(referral, "phq9", PHQ9_ITEM9 if month == 11 else 10, day=day)
+
+    decrypted: list[bytes] = []
+    real = Keyring.decrypt
+
+    def counting(self: Keyring, token: bytes) -> bytes:
+        decrypted.append(token)
+        return real(self, token)
+
+    monkeypatch.setattr(Keyring, "decrypt", counting)
+
+    def decryptions() -> tuple[int, str]:
+        decrypted.clear()
+        page = client.get("/outcomes")
+        assert page.status_code == 200
+        return len(decrypted), _text(page)
+
+    for referral in patients:
+        year_of(referral, range(11, 12))
+    once, page = decryptions()
+    assert page.count("PHQ-9 item 9: check safety") == 3
+    for referral in patients:
+        year_of(referral, range(11))
+    again, page = decryptions()
+    assert again == once
+    assert page.count("PHQ-9 item 9: check safety") == 3  # the latest PHQ-9s still read
+    assert once == 3 + 3  # three names, three PHQ-9s' answers (the earlier code: 30, then 162)
 
 
 def test_correcting_a_measurement_is_audited_without_scores(
