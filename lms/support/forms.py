@@ -127,6 +127,25 @@ class QueueFilterForm(FlaskForm):
     q = StringField("Search", filters=[_strip], validators=[Optional(), Length(max=200)])
 
 
+class OwnRequestFilterForm(FlaskForm):
+    """The partner's search of their own requests (statuses as the partner reads them)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        "Request number or words of the subject",
+        description="Whole words, e.g. nausea (subjects are stored encrypted), or #1234.",
+        filters=[_strip],
+        validators=[Optional(), Length(max=200)],
+    )
+    status = SelectField(
+        "Status",
+        choices=choices([("", "Any status"), *((s.value, s.label) for s in Status)]),
+        validators=[Optional()],
+    )
+
+
 class MetricsFilterForm(FlaskForm):
     class Meta:
         csrf = False

@@ -28,12 +28,14 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from lms import audit
 from lms.accounts import sessions
 from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, role_required, staff_required
 from lms.certification.guard import certified_required
+from lms.crypto import matches_terms
 from lms.db import paginate, retry_if_locked, utcnow
 from lms.extensions import db, limiter, user_or_address
 from lms.forms import choices
@@ -44,13 +46,14 @@ from lms.support.forms import (
     MessageForm,
     MetricsFilterForm,
     NoteForm,
+    OwnRequestFilterForm,
     QueueFilterForm,
     ReassignForm,
     ReplyForm,
     RequestForm,
     TherapistReplyForm,
 )
-from lms.support.models import SupportAlert, SupportRequest, Urgency
+from lms.support.models import Status, SupportAlert, SupportRequest, Urgency
 from lms.support.timing import all_targets, target_label, timing
 from lms.timezones import localtime, viewer_zone
 
@@ -112,19 +115,45 @@ def _unread_request_ids(user_id: int) -> set[int]:
 @certified_required
 def index() -> Any:
     user = current_user_obj()
+    form = OwnRequestFilterForm(request.args)
+    valid = form.validate()
     stmt = (
         select(SupportRequest)
         .where(SupportRequest.therapist_id == user.id)
+        # The list shows the subject: the description and the call-back number (encrypted)
+        # stay unread.
+        .options(defer(SupportRequest.description), defer(SupportRequest.callback_phone))
         .order_by(SupportRequest.filed_at.desc(), SupportRequest.id.desc())
     )
+    text = (form.q.data or "") if valid else ""
+    if text:
+        number = text.lstrip("#")
+        condition = matches_terms(SupportRequest.search_terms, text)
+        if number.isdigit():
+            condition = condition | (SupportRequest.id == int(number))
+        stmt = stmt.where(condition)
+    if valid and form.status.data:
+        stmt = stmt.where(SupportRequest.status == Status(form.status.data))
     page = paginate(db.session, stmt, request.args.get("page", 1, type=int), PER_PAGE)
+    filtered = bool(text or (valid and form.status.data))
+    # Whether the partner has asked anything at all (the empty page says how to start).
+    anything = bool(page.total) or (
+        filtered
+        and db.session.scalar(
+            select(SupportRequest.id).where(SupportRequest.therapist_id == user.id).limit(1)
+        )
+        is not None
+    )
     now = utcnow()
-    return render_template(
+    html = render_template(
         "support/index.html",
+        form=form,
         page=page,
+        anything=anything,
         timings={r.id: timing(r, now) for r in page.items},
         unread=_unread_request_ids(user.id),
     )
+    return html, (200 if valid else 422)
 
 
 def _prepare_request_form(form: RequestForm, user: Any, *, names: bool = True) -> None:

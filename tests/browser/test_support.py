@@ -204,3 +204,56 @@ def test_the_open_queue_stays_live_while_nothing_changes(
     expect(status).to_have_text(re.compile(r"^Updated "))
     expect(status).not_to_have_attribute("role", "alert")
     expect(row).to_be_visible()
+
+
+def test_a_partner_finds_an_earlier_request(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    """A partner with many requests finds one by a word of its subject or its number,
+    narrows by status, and is told when nothing matches."""
+    from lms.support import services
+    from tests.support.conftest import request_data
+
+    make_user("oncall@example.org", role="clinician", full_name="Cal Md")
+    therapist = make_user("finder@example.org", full_name="Fay Finder")
+    _certify(live_server, therapist)
+    with live_server.app.app_context():
+        partner = db.session.get(User, therapist.id)
+        ids = {}
+        for subject in [f"Routine question {n:02d}" for n in range(26)] + ["Nausea at home"]:
+            ids[subject] = services.file_request(
+                partner, request_data(subject=subject, urgency="routine")
+            ).id
+        db.session.commit()
+
+    page = new_page()
+    log_in_ok(page, therapist.email)
+    page.goto(live_server.url + "/support")
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows).to_have_count(26)  # header + a page of 25, newest first
+    expect(rows.nth(1)).to_contain_text("Nausea at home")
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+
+    search = page.get_by_label("Request number or words of the subject")
+    search.fill("nausea")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("Nausea at home")
+    expect(search).to_have_value("nausea")
+
+    search.fill(f"#{ids['Routine question 07']}")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("Routine question 07")
+
+    # Unhappy path: a status none has, then part of a word: said, not an empty table.
+    search.fill("")
+    page.get_by_label("Status").select_option(label="Resolved")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No request matches these filters.")).to_be_visible()
+    page.get_by_role("link", name="Clear").click()
+    expect(rows).to_have_count(26)
+    search.fill("naus")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No request matches these filters.")).to_be_visible()
