@@ -179,3 +179,8 @@ class QueueFilterForm(FlaskForm):
         validators=[Optional()],
     )
     age = SelectField("Waiting", choices=choices(AGES), validators=[Optional()])
+    q = StringField(
+        "Therapist, e-mail or number",
+        description="Part of the therapist's name or e-mail, or of the license or policy number.",
+        validators=[Optional(), Length(max=200)],
+    )

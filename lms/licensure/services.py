@@ -20,7 +20,7 @@ from sqlalchemy.orm import contains_eager
 from lms import audit
 from lms.accounts import sessions
 from lms.accounts.models import User
-from lms.db import utcnow
+from lms.db import matches_any, utcnow
 from lms.extensions import db
 from lms.licensure.data import LicenseType, state_name
 from lms.licensure.documents import Upload, store
@@ -362,9 +362,11 @@ def queue_query(
     state: str | None = None,
     license_type: str | None = None,
     min_age_days: int | None = None,
+    search: str | None = None,
 ) -> Select[Any]:
     """Records for the review queue, oldest submission first. "awaiting" is every pending
-    record plus verified ones whose re-verification date has come."""
+    record plus verified ones whose re-verification date has come. ``search``: part of the
+    therapist's name or e-mail, or of the record's number."""
     model: Any = License if kind == "license" else InsurancePolicy
     # Each row shows its therapist: read in the same statement, not one query a row.
     stmt = select(model).join(User, User.id == model.user_id).options(contains_eager(model.user))
@@ -384,6 +386,9 @@ def queue_query(
             stmt = stmt.where(License.license_type == LicenseType(license_type))
     if min_age_days:
         stmt = stmt.where(model.submitted_at <= utcnow() - timedelta(days=min_age_days))
+    if search:
+        number = License.number if model is License else InsurancePolicy.policy_number
+        stmt = stmt.where(matches_any(search, User.full_name, User.email, number))
     return stmt.order_by(model.submitted_at, model.id)
 
 

@@ -255,6 +255,7 @@ def _queue(form: QueueFilterForm) -> tuple[bool, str, Any]:
         state=(form.state.data or None) if valid else None,
         license_type=(form.license_type.data or None) if valid else None,
         min_age_days=int(form.age.data) if valid and form.age.data else None,
+        search=((form.q.data or "").strip() or None) if valid else None,
     )
     return valid, kind, stmt
 

@@ -33,7 +33,13 @@ LISTS = {
     "admin.audit_csv": ("/admin/audit", ["", "?action=account."]),
     "licensure.queue_csv": (
         "/admin/licensure",
-        ["", "?status=all", "?kind=insurance&status=all", "?state=TX&status=all"],
+        [
+            "",
+            "?status=all",
+            "?kind=insurance&status=all",
+            "?state=TX&status=all",
+            "?status=all&q=person+0",
+        ],
     ),
     "payments.admin_csv": ("/admin/payments", [""]),
     "analytics.index_csv": ("/admin/courses", [""]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -48,6 +49,42 @@ def test_queue_lists_pending_oldest_first_with_filters(submitted, admin, client_
     doc_id = second.documents[0].id
     review = admin_client.get(f"/admin/licensure/licenses/{second.id}").get_data(as_text=True)
     assert f"/licensure/documents/{doc_id}" in review and "<iframe" in review
+
+
+def test_queue_finds_a_therapist_by_name_email_or_number(make_user, admin, client_for) -> None:
+    from tests.certification.conftest import give_insurance, give_license
+
+    ann = make_user(full_name="Ann Searchable", email="ann.s@example.org")
+    bob = make_user(full_name="Bob Other", email="bob.o@example.org")
+    give_license(ann, number="TX-4471", state="TX", status=RecordStatus.PENDING)
+    give_license(bob, number="CO-9000", status=RecordStatus.PENDING)
+    give_insurance(ann, policy_number="POL-ANN-1", status=RecordStatus.PENDING)
+    give_insurance(bob, policy_number="POL-BOB-2", status=RecordStatus.PENDING)
+    admin_client = client_for(admin)
+
+    def shown(query: str) -> set[str]:
+        page = admin_client.get(f"/admin/licensure?{query}")
+        assert page.status_code == 200, query
+        return set(
+            re.findall(r">(TX-4471|CO-9000|POL-ANN-1|POL-BOB-2)<", page.get_data(as_text=True))
+        )
+
+    assert shown("") == {"TX-4471", "CO-9000"}
+    assert shown("q=searchable") == {"TX-4471"}  # any case, part of the name
+    assert shown("q=bob.o%40example") == {"CO-9000"}  # part of the e-mail
+    assert shown("q=4471") == {"TX-4471"}  # part of the number
+    assert shown("q=ann&kind=insurance") == {"POL-ANN-1"}
+    assert shown("q=pol-bob&kind=insurance") == {"POL-BOB-2"}
+    assert shown("q=nobody") == set()
+    assert "Nothing matches these filters." in admin_client.get(
+        "/admin/licensure?q=nobody"
+    ).get_data(as_text=True)
+    too_long = admin_client.get("/admin/licensure?q=" + "x" * 201)
+    assert too_long.status_code == 422
+    assert "Field cannot be longer than 200 characters." in too_long.get_data(as_text=True)
+    # the export holds the same records as the filtered page
+    exported = admin_client.get("/admin/licensure.csv?q=searchable").get_data(as_text=True)
+    assert "TX-4471" in exported and "CO-9000" not in exported
 
 
 def test_verify_records_who_when_how_and_tells_the_therapist(
