@@ -104,4 +104,4 @@ def test_the_list_decrypts_the_names_shown_only(
     assert (shown, decryptions) == (2, 2)
     for n in range(28):
         make_referral(user, patient_name=f"Many {n}", email=f"m{n}@example.net")
-    assert read() == (25, 25, statements)  # the first page; the earlier code: all 30, 240
+    assert read() == (25, 25, statements)  # the first page; the earlier code: all 30, 180
