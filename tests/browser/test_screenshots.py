@@ -51,6 +51,16 @@ OVERFLOWING = """() => [...document.querySelectorAll('body *')]
     .map(e => `<${e.localName} class="${e.className}"> right edge at `
         + `${Math.round(e.getBoundingClientRect().right)} px`)"""
 
+# Tables reaching past the right edge of the box they are in (the page's content column, or a
+# scrolling box), by how many pixels: a table that does not fit its column sticks out of it
+# even when the window is wide enough for the page not to scroll.
+TABLES_PAST_THEIR_BOX = """() => [...document.querySelectorAll('table')]
+    .filter(t => t.getClientRects().length)
+    .map(t => [t, t.parentElement.getBoundingClientRect()])
+    .filter(([t, box]) => t.getBoundingClientRect().right > box.right + 0.5)
+    .map(([t, box]) => `<table class="${t.className}"> ${
+        Math.round(t.getBoundingClientRect().right - box.right)} px past its box`)"""
+
 APPLICANT = "therapist@example.org"  # Tess Therapist: enrolled, a license awaiting review
 PARTNER = "partner@example.org"  # Pat Partner: a certified partner with demo patients
 CLINICIAN = "clinician@example.org"  # Dr. Cal Clinician, on call
@@ -178,6 +188,8 @@ class Camera:
                     f"{widths[0]} px of content in {widths[1]} px, past the edge: "
                     f"{page.evaluate(OVERFLOWING)}"
                 )
+            if size_name == "desktop" and (sticking_out := page.evaluate(TABLES_PAST_THEIR_BOX)):
+                self.problems.append(f"{name} ({page.url}) on the desktop: {sticking_out}")
             path = self.folder / f"{name}-{size_name}.png"
             page.screenshot(
                 path=path,
@@ -193,7 +205,8 @@ class Camera:
         page.set_viewport_size(DESKTOP)
 
     def check(self) -> None:
-        """Fail if any page photographed so far scrolled sideways."""
+        """Fail if any page photographed so far scrolled sideways, or had a table wider
+        than its box."""
         assert not self.problems, "\n".join(self.problems)
 
 
