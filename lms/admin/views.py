@@ -343,11 +343,12 @@ AUDIT_EXPORT_BATCH = 2_000
 def audit_log() -> Any:
     form = AuditFilterForm(request.args)
     page = paginate(db.session, _audit_query(form), _page_arg(), 50)
+    zone = viewer_zone()  # once for the page, not once a row
     html = render_template(
         "admin/audit.html",
         form=form,
         page=page,
-        row=lists.audit_row,
+        row=lambda event: lists.audit_row(event, zone),
         export_limit=AUDIT_EXPORT_LIMIT,
     )
     return html, (422 if form.errors else 200)

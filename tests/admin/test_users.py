@@ -190,3 +190,17 @@ def test_audit_rows_cannot_be_changed(db_session, make_user) -> None:
     # and below the ORM, the database refuses too
     with pytest.raises(DatabaseError), db.session.begin_nested():
         db.session.execute(AuditEvent.__table__.delete())
+
+
+def test_the_audit_log_shows_times_in_the_admins_zone(client, login, make_user) -> None:
+    from datetime import UTC, datetime
+
+    from lms import audit
+
+    admin = make_user("admin", timezone="Asia/Kolkata")
+    event = audit.record("test.zone_shown", admin, actor=admin)
+    event.created_at = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # 4:30 AM the next day in IST
+    db.session.commit()
+    login(admin)
+    page = client.get("/admin/audit?action=test.zone_shown").get_data(as_text=True)
+    assert "Mar 2, 2026 4:30 AM IST" in page
