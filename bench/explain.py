@@ -48,6 +48,8 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
     from lms.accounts.models import Role, User
     from lms.admin import reports
     from lms.audit import AuditEvent
+    from lms.crypto import matches_terms
+    from lms.referrals.models import Referral
     from lms.support import services as support
 
     now = now or datetime.now(UTC)
@@ -57,6 +59,18 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         clinician,  # type: ignore[arg-type]
         support.QueueFilter(status=support.Status.RESOLVED.value),
         now,
+    )
+
+    # A clinician looking up a therapist's or a patient's earlier requests and referrals.
+    searched = support.queue_query(
+        clinician,  # type: ignore[arg-type]
+        support.QueueFilter(status=support.Status.RESOLVED.value, q="smith"),
+        now,
+    )
+    referrals = (
+        select(Referral)
+        .where(matches_terms(Referral.search_terms, "smith"))
+        .order_by(Referral.created_at.desc(), Referral.id.desc())
     )
 
     def directory_query(filters: Any) -> Select[Any]:  # with its values bound, to explain
@@ -82,6 +96,10 @@ def page_statements(now: datetime | None = None) -> dict[str, Select[Any]]:
         "queue counters": support_counts_statement(now),
         "queue resolved page": resolved.limit(25),
         "queue resolved count": first_page_count(resolved, 25),
+        "queue search": searched.limit(25),
+        "queue search count": first_page_count(searched, 25),
+        "referral search": referrals.limit(25),
+        "referral search count": first_page_count(referrals, 25),
         "directory page": directory.limit(25),
         "directory count": first_page_count(directory, 25),
         "directory by state": by_state.limit(25),

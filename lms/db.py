@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import psycopg
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     DateTime,
     Enum,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, aliased, scoped_session, sessionmaker
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BindParameter, UnaryExpression
@@ -533,6 +535,47 @@ def matches_pattern(pattern: Any, *columns: Any) -> ColumnElement[bool]:
     """Any of ``columns``, lower-cased, is LIKE ``pattern`` (a :func:`contains_pattern`, or
     a bound parameter that will carry one, for a statement built once)."""
     return or_(*(func.lower(column).like(pattern) for column in columns))
+
+
+class InSelect(ColumnElement[bool]):
+    """``column IN (select)``: see :func:`in_select`."""
+
+    __visit_name__ = "in_select"
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no "= 1" after it where booleans are 0/1
+    _traverse_internals = [
+        ("column", visitors.InternalTraversal.dp_clauseelement),
+        ("subquery", visitors.InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], subquery: Select[Any]) -> None:
+        self.column = column
+        self.subquery = subquery.scalar_subquery()
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.column._from_objects)
+
+
+@compiles(InSelect)
+def _in_select(element: InSelect, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.subquery, **kw)}"
+
+
+@compiles(InSelect, "postgresql")
+def _in_select_postgresql(element: InSelect, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY(ARRAY{compiler.process(element.subquery, **kw)})"
+
+
+def in_select(column: Any, subquery: Select[Any]) -> InSelect:
+    """``column IN (subquery)``, for one side of an OR. PostgreSQL applies ``IN (SELECT …)``
+    there as a filter, row by row, which reads the whole table whatever the other side
+    could have used; written as ``column = ANY(ARRAY(SELECT …))`` the list is worked out
+    once, first, and an index on ``column`` serves it (with the other side's index, a
+    bitmap OR). SQLite keeps ``IN``, whose index it uses either way."""
+    return InSelect(column, subquery)
 
 
 def string_enum(cls: type[enum.Enum], name: str, length: int = 24) -> Enum:

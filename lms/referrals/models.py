@@ -191,7 +191,17 @@ class Referral(Base):
     )
 
     # The waiting lists (new referrals, oldest first) without walking every referral by date.
-    __table_args__ = (Index("ix_referrals_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_referrals_status_created_at", "status", "created_at"),
+        # The pipeline's search by words of the patient's name (``LIKE '% term %'`` on the
+        # search terms, lms.crypto): a trigram index on PostgreSQL; SQLite has none.
+        Index(
+            "ix_referrals_search_terms_trgm",
+            "search_terms",
+            postgresql_using="gin",
+            postgresql_ops={"search_terms": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     @property
     def patient_initials(self) -> str:

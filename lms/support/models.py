@@ -252,6 +252,15 @@ class SupportRequest(Base):
         # index walk to the page's rows, not a sort of every finished request. It serves
         # any lookup by status as well.
         Index("ix_support_requests_status_filed_at", "status", "filed_at", "id"),
+        # The queue's search by words of the subject (``LIKE '% term %'`` on the search
+        # terms, lms.crypto): a trigram index on PostgreSQL, where such a pattern can use it;
+        # SQLite has none.
+        Index(
+            "ix_support_requests_search_terms_trgm",
+            "search_terms",
+            postgresql_using="gin",
+            postgresql_ops={"search_terms": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     @property

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from lms import audit
 from lms.accounts.models import Role, User
 from lms.crypto import matches_terms
-from lms.db import matches_any, utcnow
+from lms.db import in_select, matches_any, utcnow
 from lms.extensions import db
 from lms.referrals.models import Referral
 from lms.support import notifications
@@ -663,9 +663,9 @@ def _queue_statement(viewer: User | None, f: QueueFilter, now: datetime | None) 
         number = text.lstrip("#")
         therapist_ids = select(User.id).where(matches_any(text, User.full_name, User.email))
         # The subject is encrypted: it is searched by whole words through its search terms.
-        condition = matches_terms(
-            SupportRequest.search_terms, text
-        ) | SupportRequest.therapist_id.in_(therapist_ids)
+        condition = matches_terms(SupportRequest.search_terms, text) | in_select(
+            SupportRequest.therapist_id, therapist_ids
+        )
         if number.isdigit():
             condition = condition | (SupportRequest.id == int(number))
         stmt = stmt.where(condition)

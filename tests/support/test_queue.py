@@ -156,7 +156,8 @@ def test_filters_and_the_live_fragment_keep_them(
     assert ids("?overdue=y") == {overdue.id}
     assert ids("?urgency=routine") == {theirs.id, unclaimed.id}
     assert ids("?status=claimed") == {mine.id, theirs.id}
-    assert ids("?q=findable") == {mine.id}
+    assert ids("?q=findable") == {mine.id}  # the therapist's name
+    assert ids("?q=olga") == {theirs.id, unclaimed.id, overdue.id}
     assert ids(f"?q=%23{theirs.id}") >= {theirs.id}
     assert client.get("/clinical/support?status=bogus").status_code == 422
 
