@@ -91,28 +91,6 @@ class NoteForm(FlaskForm):
     )
 
 
-class ReferralFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-    q = StringField(
-        "Patient name or referral number",
-        description="Whole words of the name, e.g. Alvarez (names are stored encrypted).",
-        validators=[Optional(), Length(max=200)],
-    )
-
-    status = SelectField(
-        "Status", choices=choices([("", "Any status"), *STATUS_PAIRS]), validators=[Optional()]
-    )
-    source = SelectField(
-        "Source",
-        choices=choices(
-            [("", "Any source"), *SOURCE_PAIRS, ("awaiting_match", "Waiting for a partner")]
-        ),
-        validators=[Optional()],
-    )
-
-
 class OwnReferralFilterForm(FlaskForm):
     """The partner's search of their own referrals."""
 
@@ -126,4 +104,16 @@ class OwnReferralFilterForm(FlaskForm):
     )
     status = SelectField(
         "Status", choices=choices([("", "Any status"), *STATUS_PAIRS]), validators=[Optional()]
+    )
+
+
+class ReferralFilterForm(OwnReferralFilterForm):
+    """The clinicians' pipeline: the partner's search, and the referral's source."""
+
+    source = SelectField(
+        "Source",
+        choices=choices(
+            [("", "Any source"), *SOURCE_PAIRS, ("awaiting_match", "Waiting for a partner")]
+        ),
+        validators=[Optional()],
     )
