@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, load_only
 from lms import audit
 from lms.auth import current_user_obj, get_or_404, staff_required
 from lms.certification.guard import certified_required
-from lms.crypto import matches_terms
+from lms.crypto import matches_words_or_number
 from lms.db import paginate, utcnow
 from lms.extensions import db
 from lms.forms import choices
@@ -82,11 +82,7 @@ def index() -> Any:
 def _search_condition(text: str) -> Any:
     """A referral whose patient's name has these whole words, or (``123``, ``#123``) its
     number."""
-    number = text.lstrip("#")
-    condition = matches_terms(Referral.search_terms, text)
-    if number.isdigit():
-        condition = condition | (Referral.id == int(number))
-    return condition
+    return matches_words_or_number(Referral.search_terms, Referral.id, text)
 
 
 @bp.route("/referrals/new", methods=["GET", "POST"])

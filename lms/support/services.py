@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from lms import audit
 from lms.accounts.models import Role, User
-from lms.crypto import matches_terms
+from lms.crypto import matches_words_or_number
 from lms.db import in_select, matches_any, utcnow
 from lms.extensions import db
 from lms.referrals.models import Referral
@@ -660,15 +660,16 @@ def _queue_statement(viewer: User | None, f: QueueFilter, now: datetime | None) 
         )
     text = f.q.strip()
     if text:
-        number = text.lstrip("#")
         therapist_ids = select(User.id).where(matches_any(text, User.full_name, User.email))
         # The subject is encrypted: it is searched by whole words through its search terms.
-        condition = matches_terms(SupportRequest.search_terms, text) | in_select(
-            SupportRequest.therapist_id, therapist_ids
+        stmt = stmt.where(
+            matches_words_or_number(
+                SupportRequest.search_terms,
+                SupportRequest.id,
+                text,
+                in_select(SupportRequest.therapist_id, therapist_ids),
+            )
         )
-        if number.isdigit():
-            condition = condition | (SupportRequest.id == int(number))
-        stmt = stmt.where(condition)
     if newest_first(f):
         return stmt.order_by(SupportRequest.filed_at.desc(), SupportRequest.id.desc())
     return stmt.order_by(

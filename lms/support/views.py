@@ -35,7 +35,7 @@ from lms.accounts import sessions
 from lms.accounts.models import Role
 from lms.auth import current_user_obj, get_or_404, role_required, staff_required
 from lms.certification.guard import certified_required
-from lms.crypto import matches_terms
+from lms.crypto import matches_words_or_number
 from lms.db import paginate, retry_if_locked, utcnow
 from lms.extensions import db, limiter, user_or_address
 from lms.forms import choices
@@ -127,11 +127,9 @@ def index() -> Any:
     )
     text = (form.q.data or "") if valid else ""
     if text:
-        number = text.lstrip("#")
-        condition = matches_terms(SupportRequest.search_terms, text)
-        if number.isdigit():
-            condition = condition | (SupportRequest.id == int(number))
-        stmt = stmt.where(condition)
+        stmt = stmt.where(
+            matches_words_or_number(SupportRequest.search_terms, SupportRequest.id, text)
+        )
     if valid and form.status.data:
         stmt = stmt.where(SupportRequest.status == Status(form.status.data))
     page = paginate(db.session, stmt, request.args.get("page", 1, type=int), PER_PAGE)

@@ -8,6 +8,7 @@ import re
 from lms.crypto import Keyring
 from lms.extensions import db
 from lms.support import services, views
+from tests.conftest import log_in
 
 
 def _subjects(html: str) -> list[str]:
@@ -86,3 +87,26 @@ def test_the_list_pages_and_decrypts_the_subjects_shown_only(
     assert "Page 1 of 2" in first
     second = client.get("/support?page=2").get_data(as_text=True)
     assert _subjects(second) == ["Request number 01", "Request number 00"]
+
+
+def test_a_number_too_long_for_an_id_finds_nothing_and_fails_nothing(
+    app, client, make_certified, make_request, make_user, login
+) -> None:
+    """A search box given a number longer than any id (a phone number pasted, say) says
+    nothing matches; before, the database refused the number and the page failed (500)."""
+    clinician = make_user("clinician")
+    user = make_certified()
+    make_request(user, subject="Kept request")
+    too_long = "%2399999999999999999999"
+    login(user)
+    mine = client.get(f"/support?q={too_long}")
+    assert mine.status_code == 200
+    assert "No request matches these filters." in mine.get_data(as_text=True)
+    staff = app.test_client()
+    assert log_in(staff, clinician).status_code == 302
+    for url in (f"/clinical/support?q={too_long}", f"/clinical/referrals?q={too_long}"):
+        response = staff.get(url)
+        assert response.status_code == 200, url
+        assert "No requests match." in response.get_data(
+            as_text=True
+        ) or "No referrals match." in response.get_data(as_text=True)
