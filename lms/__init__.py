@@ -24,6 +24,7 @@ def create_app(config: Any = None) -> Flask:
     init_instance_folder(app)
     init_proxy(app)
     init_extensions(app)
+    init_url_converters(app)
     register_blueprints(app)
     register_cli(app)
     init_web(app)
@@ -81,6 +82,13 @@ def import_jobs() -> None:
     from lms.practice import tasks as practice_tasks  # noqa: F401
     from lms.support import tasks as support_tasks  # noqa: F401
     from lms.training import tasks  # noqa: F401
+
+
+def init_url_converters(app: Flask) -> None:
+    """Before the blueprints: each route takes its converters when it is added."""
+    from lms import web
+
+    web.init_url_converters(app)
 
 
 def register_blueprints(app: Flask) -> None:

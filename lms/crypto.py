@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, Text, TypeDecorator, and_, event, false, i
 from sqlalchemy.orm import Mapper
 
 from lms.config import ConfigError
+from lms.db import LARGEST_ID
 
 _EXT = "lms.crypto"
 KEY_FILE = "encryption.keys"
@@ -259,11 +260,6 @@ def matches_terms(column: Any, text: str) -> ColumnElement[bool]:
     return and_(*(or_(*(column.like(p) for p in ring.term_patterns(w))) for w in needed))
 
 
-# The largest id an INTEGER column holds: a longer number in a search box names no row (and
-# sent to the database it would not fit the column's type).
-_LARGEST_ID = 2**31 - 1
-
-
 def matches_words_or_number(
     terms: Any, id_column: Any, text: str, *alternatives: ColumnElement[bool]
 ) -> ColumnElement[bool]:
@@ -272,7 +268,7 @@ def matches_words_or_number(
     (``123``, ``#123``), the row's id is that number."""
     condition = or_(matches_terms(terms, text), *alternatives)
     number = text.strip().lstrip("#")
-    if number.isdigit() and 0 < int(number) <= _LARGEST_ID:
+    if number.isdigit() and 0 < int(number) <= LARGEST_ID:  # a longer number names no row
         condition = or_(condition, id_column == int(number))
     return condition
 

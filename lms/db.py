@@ -57,6 +57,12 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest value of an INTEGER column (every id here is one). A larger number names no row,
+# and sent to the database it fails the statement itself (PostgreSQL: "integer out of range";
+# SQLite's driver past 2**63 - 1), so input is held to it before any statement is made.
+LARGEST_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)

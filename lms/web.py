@@ -9,8 +9,11 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup, escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
+from lms.db import LARGEST_ID
 from lms.forms import field
 from lms.timezones import localdate_filter, localtime_filter
 from lms.training.text import gift_text
@@ -29,7 +32,55 @@ ERROR_TITLES = {
 }
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a whole number up to :data:`lms.db.LARGEST_ID`. A larger
+    one matches no route (404, like any id that names nothing) instead of reaching the
+    database, which would refuse it with an error (a 500)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=LARGEST_ID)
+
+
+def init_url_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
+
+
+class NulCharacter(BadRequest):
+    """Text holding a NUL character (U+0000) was sent."""
+
+    description = (
+        "What you sent contains a character that cannot be saved (a NUL character, which "
+        "can come from pasting text out of some programs). Go back, retype the text and "
+        "try again."
+    )
+
+
+def _holds_nul(values: MultiDict[str, Any]) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
+def _refuse_nul_characters() -> None:
+    """No text with a NUL character reaches a view, on any route. No one types one, and
+    PostgreSQL can neither store nor compare such text: a search box or a form field holding
+    one failed its statement with a 500. Checked before anything else runs: the path, the
+    query, the form's fields and the uploaded files' names."""
+    if (
+        "\x00" in request.path
+        or _holds_nul(request.args)
+        or (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and (
+                _holds_nul(request.form)
+                or any("\x00" in (f.filename or "") for f in request.files.values())
+            )
+        )
+    ):
+        raise NulCharacter()
+
+
 def init_app(app: Flask) -> None:
+    # First of every request's checks: the session and the access rules read the database too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_nul_characters)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -180,6 +231,8 @@ def _http_error(error: HTTPException) -> Any:
         )
     elif code == 405:
         message = "That action is not available at this address."
+    elif isinstance(error, NulCharacter):
+        message = error.description
     response = _render_error(code, message)
     if code == 429 and isinstance(response, tuple):
         return response[0], code, {"Retry-After": "60"}

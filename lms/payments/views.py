@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Role, User
 from lms.auth import admin_required, current_user_obj, get_or_404, public
-from lms.db import paginate, retry_if_locked, utcnow
+from lms.db import LARGEST_ID, paginate, retry_if_locked, utcnow
 from lms.exports import audited_csv
 from lms.extensions import csrf, db
 from lms.payments import services, stripe_client
@@ -264,8 +264,10 @@ def comp() -> Any:
     form = CompForm()
     form.course.choices = _course_choices(None)
     error = None
-    if request.method == "GET" and request.args.get("user_id", type=int):
-        user = db.session.get(User, request.args.get("user_id", type=int))
+    # The therapist's page links here with their id; any other number is ignored.
+    wanted = request.args.get("user_id", type=int) or 0
+    if request.method == "GET" and 0 < wanted <= LARGEST_ID:
+        user = db.session.get(User, wanted)
         if user is not None:
             form.email.data = user.email
     if form.validate_on_submit():

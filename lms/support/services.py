@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from lms import audit
 from lms.accounts.models import Role, User
 from lms.crypto import matches_words_or_number
-from lms.db import in_select, matches_any, utcnow
+from lms.db import LARGEST_ID, in_select, matches_any, utcnow
 from lms.extensions import db
 from lms.referrals.models import Referral
 from lms.support import notifications
@@ -151,6 +151,8 @@ def own_referral_id(therapist: User, value: Any) -> int | None:
     try:
         referral_id = int(value)
     except (TypeError, ValueError):
+        return None
+    if not 0 < referral_id <= LARGEST_ID:  # names no row (and the database would refuse it)
         return None
     owner = db.session.scalar(select(Referral.therapist_id).where(Referral.id == referral_id))
     return referral_id if owner == therapist.id else None
@@ -380,24 +382,29 @@ def reassign(
         raise SupportError(f"{assignee.full_name} already has this request.")
     before_status, before_owner = request.status, request.claimed_by
     new_status = Status.CLAIMED if before_status == Status.OPEN else before_status
-    result = db.session.execute(
-        update(SupportRequest)
-        .where(
-            SupportRequest.id == request.id,
-            SupportRequest.version == (seen_version or request.version),
-            SupportRequest.status == before_status,
-        )
-        .values(
-            claimed_by_id=assignee.id,
-            claimed_at=now,
-            status=new_status,
-            version=SupportRequest.version + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    seen = seen_version or request.version
+    changed = 0
+    # A version no row can have (a form tampered with) matches nothing, as a stale one does;
+    # the database would refuse the number itself.
+    if 0 < seen <= LARGEST_ID:
+        changed = db.session.execute(
+            update(SupportRequest)
+            .where(
+                SupportRequest.id == request.id,
+                SupportRequest.version == seen,
+                SupportRequest.status == before_status,
+            )
+            .values(
+                claimed_by_id=assignee.id,
+                claimed_at=now,
+                status=new_status,
+                version=SupportRequest.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
     db.session.refresh(request)
-    if result.rowcount != 1:
+    if changed != 1:
         owner = request.claimed_by.full_name if request.claimed_by else "nobody"
         raise SupportError(
             "The request changed while you were looking at it "

@@ -63,6 +63,10 @@ def test_login_never_redirects_off_site(client, make_user, target) -> None:
     response = client.post(
         "/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD}
     )
+    if "\x00" in target:
+        # Refused before the log-in runs (no text with a NUL reaches a view): no redirect.
+        assert response.status_code == 400 and "Location" not in response.headers
+        return
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/dashboard"), response.headers["Location"]
 

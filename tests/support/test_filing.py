@@ -107,6 +107,24 @@ def test_only_the_therapists_own_referrals_are_offered_and_accepted(
     assert db.session.scalars(select(SupportRequest)).one().referral_id == mine.id
 
 
+@pytest.mark.parametrize("sent", [str(2**31), str(10**30), " "])
+def test_a_patient_number_no_referral_can_have_is_refused_with_the_text_kept(
+    client, make_certified, login, sent
+) -> None:
+    """A forged number past any id (it failed the filing with a 500, the text lost) or a
+    lone space: the form comes back with what was written and nothing is filed."""
+    login(make_certified())
+    response = client.post("/support/new", data={**FORM, "referral_id": sent})
+    html = response.get_data(as_text=True)
+    if sent.strip():
+        assert response.status_code == 422 and "Not a valid choice." in html
+        assert FORM["description"] in html
+        assert _count(SupportRequest) == 0
+    else:  # a space is no patient: filed without one
+        assert response.status_code == 302
+        assert db.session.scalars(select(SupportRequest)).one().referral_id is None
+
+
 def test_a_refused_form_shows_the_patients_again_with_the_choice_kept(
     client, make_certified, make_referral, login
 ) -> None:

@@ -407,6 +407,26 @@ def test_reassign_uses_the_version_the_clinician_saw(
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize("sent", [str(2**31), str(10**30)])
+def test_reassign_refuses_a_version_no_request_can_have(
+    client, make_certified, make_request, make_user, login, sent
+) -> None:
+    """A form tampered with (a version past any INTEGER) is refused as a stale one, in the
+    page; the database is not asked (it would fail the statement: a 500)."""
+    request = make_request(make_certified())
+    a, b = make_user("clinician"), make_user("clinician")
+    services.claim(request.id, a.id)
+    db.session.commit()
+    login(b)
+    response = client.post(
+        f"/clinical/support/{request.id}/reassign",
+        data={"assignee_id": str(b.id), "version": sent},
+    )
+    assert response.status_code == 422
+    assert "changed while you were looking" in response.get_data(as_text=True)
+    assert _fresh(request).claimed_by_id == a.id
+
+
 def test_admins_read_note_and_reassign_but_do_not_take_clinical_actions(
     client, make_certified, make_request, make_user, login
 ) -> None:
