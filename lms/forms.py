@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import wtforms
@@ -12,6 +13,7 @@ from markupsafe import Markup, escape
 from wtforms import SelectChoice, ValidationError
 from wtforms import widgets as _widgets
 from wtforms.fields.choices import Choice
+from wtforms.validators import StopValidation
 from wtforms.widgets import Select as _Select
 from wtforms.widgets.core import clean_key
 
@@ -198,6 +200,13 @@ def _option_pieces(key: tuple[tuple[Any, ...], ...]) -> tuple[_Piece, ...]:
 class SelectField(wtforms.SelectField):
     widget = Select()
 
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Whitespace around a value is no part of a choice, and whitespace alone is no choice
+        (""). Kept, a value of spaces passed a field with ``Optional()`` unchecked: that
+        validator reads it as empty and clears the "Not a valid choice." error, so the view
+        got " " as a status or a number (a 500)."""
+        super().process_formdata([v.strip() if isinstance(v, str) else v for v in valuelist])
+
     def pre_validate(self, form: Any) -> None:
         """As WTForms (the value must be one of the choices, or "Not a valid choice."),
         without building every choice anew when they are all plain."""
@@ -245,3 +254,22 @@ class EmailField(wtforms.EmailField):
 
 class BooleanField(wtforms.BooleanField):
     widget = CheckboxInput()
+
+
+# The dates any form takes. A date input accepts years 1 to 9999, but the ends cannot be
+# turned into the instants a day spans in every time zone (there is no day after 9999-12-31;
+# a day of year 1 east of Greenwich starts in year 0), and no date of this work (a birth, a
+# license, a report's range) lies outside these years: a year such as 0202 is a typo.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2199, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {FIRST_DATE.year} and {LAST_DATE.year}."
+
+
+class DateField(wtforms.DateField):
+    """A date, held to :data:`FIRST_DATE` – :data:`LAST_DATE` (a field's own rules, such as a
+    date of birth before today, come on top)."""
+
+    def pre_validate(self, form: Any) -> None:
+        super().pre_validate(form)
+        if self.data is not None and not FIRST_DATE <= self.data <= LAST_DATE:
+            raise StopValidation(DATE_RANGE_MESSAGE)  # the field's own rules need not say more

@@ -7,9 +7,17 @@ import wtforms
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, SelectChoice
+from wtforms.validators import Optional
 from wtforms.widgets import Select as WTFormsSelect
 
-from lms.forms import Select, SelectField, SelectMultipleField, choices
+from lms.forms import (
+    DATE_RANGE_MESSAGE,
+    DateField,
+    Select,
+    SelectField,
+    SelectMultipleField,
+    choices,
+)
 
 PLAIN = choices([("", "Any"), ("CO", "Colorado"), ("a&b", 'Quote " and <tag>'), ("x", "")])
 
@@ -316,3 +324,53 @@ def test_field_ties_hints_and_errors_to_the_input() -> None:
     assert '<div class="checkbox">' in box and 'type="checkbox"' in box
     assert "Mine &lt;only&gt;</label>" in box
     assert "aria-describedby" not in box
+
+
+class Dated(Form):
+    day = DateField("Day", validators=[Optional()])
+
+    def validate_day(self, field: DateField) -> None:
+        if field.data and field.data.year == 2000:
+            raise wtforms.ValidationError("Not in 2000.")
+
+
+@pytest.mark.parametrize(
+    ("sent", "errors"),
+    [
+        ("1900-01-01", []),
+        ("2199-12-31", []),
+        ("", []),
+        ("1899-12-31", [DATE_RANGE_MESSAGE]),
+        ("2200-01-01", [DATE_RANGE_MESSAGE]),
+        ("0001-01-01", [DATE_RANGE_MESSAGE]),
+        ("9999-12-31", [DATE_RANGE_MESSAGE]),
+        ("2000-06-01", ["Not in 2000."]),  # the form's own rules still apply
+        ("not a date", ["Not a valid date value."]),
+    ],
+)
+def test_date_fields_take_the_years_of_this_work_only(sent, errors) -> None:
+    form = Dated(MultiDict({"day": sent}))
+    form.validate()
+    assert form.day.errors == errors  # one message at most: the range stops the field's rules
+
+
+class Filtered(Form):
+    status = SelectField(
+        "Status", choices=choices([("", "Any"), ("open", "Open")]), validators=[Optional()]
+    )
+
+
+@pytest.mark.parametrize(
+    ("sent", "data", "errors"),
+    [
+        ("", "", []),
+        (" ", "", []),  # was " ", let through unchecked: Optional() cleared the choice's error
+        (" open ", "open", []),
+        ("opened", "opened", ["Not a valid choice."]),
+        (" x ", "x", ["Not a valid choice."]),
+    ],
+)
+def test_a_select_takes_no_whitespace_for_a_choice(sent, data, errors) -> None:
+    form = Filtered(MultiDict({"status": sent}))
+    form.validate()
+    assert (form.status.data, form.status.errors) == (data, errors)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SubmitField
+from wtforms import HiddenField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from lms.accounts.models import Role
 from lms.admin.reports import CERTIFICATION_FILTERS, DEFAULT_SORT, SORTS
-from lms.forms import EmailField, SelectField, StringField, choices
+from lms.forms import DateField, EmailField, SelectField, StringField, choices
 from lms.licensure.data import JURISDICTIONS, license_type_pairs
 
 ROLE_PAIRS = [(r.value, r.label) for r in Role]

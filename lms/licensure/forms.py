@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import DateField, HiddenField, IntegerField, RadioField, TextAreaField, ValidationError
+from wtforms import HiddenField, IntegerField, RadioField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from lms.forms import SelectField, StringField, choices
+from lms.forms import DateField, SelectField, StringField, choices
 from lms.licensure.data import license_type_pairs, state_pairs
 from lms.licensure.npi import is_valid_npi, normalise_npi
 from lms.licensure.services import QUEUE_STATUSES

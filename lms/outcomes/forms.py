@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, RadioField, SelectChoice, ValidationError
+from wtforms import Field, RadioField, SelectChoice, ValidationError
 from wtforms.validators import InputRequired, Length, Optional, StopValidation
 
-from lms.forms import StringField
+from lms.forms import DateField, StringField
 from lms.outcomes import scoring
 from lms.outcomes.services import date_problem
 from lms.referrals.models import Referral

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, TextAreaField
+from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from lms.forms import BooleanField, EmailField, SelectField, StringField, choices
+from lms.forms import BooleanField, DateField, EmailField, SelectField, StringField, choices
 from lms.payments.models import PaymentStatus
 
 STATUS_PAIRS = [(s.value, s.label) for s in PaymentStatus]

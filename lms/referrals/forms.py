@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, TextAreaField, ValidationError
+from wtforms import IntegerField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from lms.db import utcnow
-from lms.forms import BooleanField, EmailField, SelectField, StringField, choices
+from lms.forms import BooleanField, DateField, EmailField, SelectField, StringField, choices
 from lms.licensure.data import state_pairs
 from lms.referrals.models import PrimaryConcern, ReferralSource, ReferralStatus
 from lms.timezones import viewer_zone

@@ -6,7 +6,6 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -16,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lms.forms import BooleanField, SelectField, StringField, choices
+from lms.forms import BooleanField, DateField, SelectField, StringField, choices
 from lms.support.models import Category, Status, Urgency
 
 CATEGORY_PAIRS = [(c.value, c.label) for c in Category]
