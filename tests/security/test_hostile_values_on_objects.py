@@ -1,0 +1,106 @@
+"""The pages and actions of real records (a support request, a referral, its questionnaires,
+licenses, documents, certificates, a course's modules, an invitation), as every kind of
+user they are for, with odd values in every field any form of the app reads: never a
+server error.
+
+``test_hostile_query_values.py`` walks every route with ids that name nothing, so its
+requests to a record's pages stop at "not found"; this walk reaches the records' pages and
+their forms' checks. Each request puts one odd value in every field at once, so a form
+mostly stops at its first field in error: an odd value in one field of an otherwise valid
+form (the reassign form's version, the filing form's patient) is tried in that form's own
+tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from lms.accounts.models import Role
+from lms.accounts.services import invite_staff
+from lms.extensions import db
+from lms.licensure.models import Document, InsurancePolicy, License
+from lms.training.models import Certificate, ModuleVersion
+from tests.certification.conftest import give_certificate
+from tests.licensure.conftest import pdf_file, submit_license
+from tests.outcomes.conftest import record  # noqa: F401 - fixture
+from tests.security.conftest import AUDIENCES, audience, methods, rules
+from tests.security.test_hostile_query_values import SESSION_ENDERS, query_parameters
+from tests.training.conftest import courses_dir, mini_course, sync_courses  # noqa: F401
+
+# Fewer than the id-less walk: each is sent to every action of every record.
+ODD_VALUES = ["-1", "99999999999999999999", "9999-12-31", "%_", "é 漢字 🙂", "word " * 60, " "]
+
+
+@pytest.fixture
+def records(app, users, as_user, make_referral, make_request, record, mini_course) -> dict:  # noqa: F811
+    partner = users["certified"]
+    if mini_course.required_for_certification:  # stays certified with the course synced
+        give_certificate(partner, mini_course)
+    referral = make_referral(partner)
+    support_request = make_request(partner)
+    measurement = record(referral, "gad7", 6)
+    client = as_user(partner)
+    assert submit_license(client, files=[pdf_file()], number="WA-77", state="WA").status_code == 302
+    module = db.session.scalars(
+        select(ModuleVersion).where(ModuleVersion.course_id == mini_course.id)
+    ).first()
+    invitation = invite_staff(users["admin"], "new.clinician@example.org", Role.CLINICIAN)
+    db.session.commit()
+    return {
+        "request_id": support_request.id,
+        "referral_id": referral.id,
+        "measurement_id": measurement.id,
+        "user_id": partner.id,
+        "license_id": db.session.scalars(
+            select(License.id).where(License.user_id == partner.id)
+        ).first(),
+        "insurance_id": db.session.scalars(select(InsurancePolicy.id)).first(),
+        "policy_id": db.session.scalars(select(InsurancePolicy.id)).first(),
+        "document_id": db.session.scalars(select(Document.id)).first(),
+        "certificate_id": db.session.scalars(select(Certificate.id)).first(),
+        "invitation_id": invitation.id,
+        "slug": mini_course.slug,
+        "module_slug": module.slug,
+        "index": 0,
+        "position": 1,
+    }
+
+
+def _target(app, rule, values: dict[str, Any]) -> str | None:
+    if not rule.arguments or not rule.arguments <= values.keys():
+        return None
+    with app.test_request_context():
+        return url_for(rule.endpoint, **{a: values[a] for a in rule.arguments})
+
+
+def test_no_action_on_a_record_fails_on_odd_values(app, users, as_user, records) -> None:
+    assert None not in records.values()
+    names = query_parameters()
+    sent: dict[str, int] = {}
+    # The partner first, the admin last: an admin's action may end what the others use.
+    for who in ("certified", "clinician", "admin"):
+        client = as_user(users[who])
+        for rule in rules(app):
+            target = _target(app, rule, records)
+            if target is None or who not in AUDIENCES[audience(app, rule)]:
+                continue
+            if rule.endpoint in SESSION_ENDERS:
+                continue
+            for method in methods(rule):
+                for value in ODD_VALUES:
+                    fields = {name: value for name in names}
+                    if method == "GET":
+                        response = client.get(target, query_string=fields)
+                    else:
+                        response = client.open(target, method=method, data=fields)
+                    assert response.status_code < 500, (who, method, target, value)
+                    sent[rule.endpoint] = sent.get(rule.endpoint, 0) + 1
+                    client = as_user(users[who])
+    # The walk reached the records' own actions, not only their pages.
+    assert {"support.reply", "support.claim", "outcomes.edit", "licensure.review_license"} <= set(
+        sent
+    ), sorted(sent)
