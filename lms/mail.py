@@ -10,7 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
+from markupsafe import escape
 
 from lms.db import utcnow
 from lms.extensions import db
@@ -74,6 +75,73 @@ def send_email_to_each(
         )
     )
     pending_action(db.session(), _Outgoing).messages.append((payload, list(recipients)))
+
+
+def send_email_in_zones(
+    by_zone: Mapping[str | None, Sequence[str]],
+    subject: Callable[[Mapping[str, str]], str],
+    template: str,
+    *,
+    reason: str,
+    local: Mapping[str, Callable[[str | None], str]],
+    **context: Any,
+) -> None:
+    """:func:`send_email_to_each` for readers in several time zones, whose copies differ only
+    by the ``local`` values (a time written on the reader's clock: ``local["due"](zone)``).
+
+    Rendered once, with a mark where each local value goes; each zone's copy then has its
+    values written in (escaped in the HTML part), which is the text that rendering the
+    message for that zone gives (``tests/test_mail_and_jobs.py``). A filing that tells the
+    on-call clinicians in six time zones renders its e-mail once, not six times. Should a
+    mark not come out of the templates whole (a filter applied to a local value), each zone
+    is rendered on its own instead: slower, never wrong.
+    """
+    zones = [z for z, recipients in by_zone.items() if recipients]
+
+    def each_zone_alone() -> None:
+        for zone in zones:
+            values = {key: value(zone) for key, value in local.items()}
+            send_email_to_each(
+                by_zone[zone], subject(values), template, reason=reason, **context, **values
+            )
+
+    if len(zones) < 2:
+        each_zone_alone()
+        return
+    marks = {key: f"\ue000{key}\ue000" for key in local}
+    marked = {**context, **marks, "subject": subject(marks), "reason": reason}
+    marked["base_url"] = current_app.config["BASE_URL"]
+    text = render_template(f"mail/{template}.txt", **marked)
+    html = render_template(f"mail/{template}.html", **marked)
+    if not _marks_whole(marks, text, html):
+        each_zone_alone()
+        return
+    outgoing = pending_action(db.session(), _Outgoing)
+    for zone in zones:
+        values = {key: value(zone) for key, value in local.items()}
+        zone_text, zone_html = text, html
+        for key, mark in marks.items():
+            zone_text = zone_text.replace(mark, values[key])
+            zone_html = zone_html.replace(mark, str(escape(values[key])))
+        payload = OutgoingEmail(
+            to=by_zone[zone][0],
+            subject=subject(values),
+            text=zone_text,
+            html=zone_html,
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+            message_id=_message_id(),
+        )
+        outgoing.messages.append((asdict(payload), list(by_zone[zone])))
+
+
+def _marks_whole(marks: Mapping[str, str], *parts: str) -> bool:
+    """Whether every mark character in ``parts`` belongs to a whole mark."""
+    for part in parts:
+        for mark in marks.values():
+            part = part.replace(mark, "")
+        if "\ue000" in part:
+            return False
+    return True
 
 
 class _Outgoing:

@@ -292,3 +292,94 @@ def test_huey_storage_follows_settings(app, tmp_path: Path) -> None:
     start = time.monotonic()
     assert jobs.huey.immediate is True  # the suite runs jobs inline
     assert time.monotonic() - start < 5
+
+
+# --- one message to readers in several time zones ----------------------------------------------
+
+ZONES = {
+    "America/New_York": ["ny1@example.org", "ny2@example.org"],
+    "Asia/Kolkata": ["in@example.org"],
+    None: ["escalation@example.org"],  # an escalation contact: no zone of their own (UTC)
+}
+
+
+def _zone_context() -> tuple[dict, dict]:
+    from datetime import UTC, datetime
+
+    from lms.support.timing import in_zone
+
+    due = datetime(2026, 11, 29, 23, 45, tzinfo=UTC)
+    filed = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
+    context = {
+        "request_id": 42,
+        "urgency": "Urgent <now>",  # escaped in the HTML part, whichever way it is rendered
+        "category": "Acute dosing",
+        "target": "15 min",
+        "claimed": False,
+        "sequence": 1,
+        "link": "http://127.0.0.1:5000/clinical/support/42",
+    }
+    local = {"due": lambda z: in_zone(due, z), "filed": lambda z: in_zone(filed, z)}
+    return context, local
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["support_new_request", "support_nobody_on_call", "support_renotify", "support_escalation"],
+)
+def test_one_rendering_for_many_zones_gives_each_zone_its_own_message(
+    app, db_session, mail, template
+) -> None:
+    """Rendered once with marks, each zone's copy is what rendering it for that zone gives:
+    the same subject, text and HTML (the times on the reader's clock), to the same people."""
+    from lms.mail import send_email_in_zones
+
+    context, local = _zone_context()
+
+    def subject(v):
+        return f"Request #42: respond by {v['due']} & <soon>"
+
+    with app.test_request_context("/"):
+        send_email_in_zones(ZONES, subject, template, reason="on call", local=local, **context)
+        db.session.commit()
+    once = sorted(mail, key=lambda m: m.to)
+    mail.clear()
+    with app.test_request_context("/"):
+        for zone, recipients in ZONES.items():
+            values = {key: value(zone) for key, value in local.items()}
+            send_email_to_each(
+                recipients, subject(values), template, reason="on call", **context, **values
+            )
+        db.session.commit()
+    per_zone = sorted(mail, key=lambda m: m.to)
+    assert len(once) == 4
+    assert [(m.to, m.subject, m.text, m.html) for m in once] == [
+        (m.to, m.subject, m.text, m.html) for m in per_zone
+    ]
+    kolkata = next(m for m in once if m.to == "in@example.org")
+    assert "Nov 30, 2026 5:15 AM IST" in kolkata.text  # the reader's own clock
+    assert "\ue000" not in kolkata.text + kolkata.html + kolkata.subject
+
+
+def test_a_template_that_changes_a_local_value_is_rendered_for_each_zone(
+    app, db_session, mail, monkeypatch
+) -> None:
+    """A filter on a local value (here: upper-casing what the templates write) would cut a
+    mark: each zone is then rendered on its own, and its time is still right."""
+    from lms import mail as mail_module
+
+    real = mail_module.render_template
+
+    def shouting(name, **context):
+        return real(name, **context).replace("\ue000due\ue000", "\ue000DUE\ue000")
+
+    monkeypatch.setattr(mail_module, "render_template", shouting)
+    context, local = _zone_context()
+    with app.test_request_context("/"):
+        mail_module.send_email_in_zones(
+            ZONES, lambda v: "Due", "support_new_request", reason="r", local=local, **context
+        )
+        db.session.commit()
+    kolkata = next(m for m in mail if m.to == "in@example.org")
+    assert "Nov 30, 2026 5:15 AM IST" in kolkata.text
+    assert "\ue000" not in kolkata.text + kolkata.html

@@ -7,7 +7,7 @@ link. The content is behind the log-in.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,7 +19,7 @@ from lms import audit
 from lms.accounts import sessions
 from lms.accounts.models import Role, User
 from lms.extensions import db
-from lms.mail import external_url, send_email, send_email_to_each
+from lms.mail import external_url, send_email, send_email_in_zones
 from lms.support.models import (
     AlertKind,
     EventKind,
@@ -188,9 +188,8 @@ def send_step(
     for user in users:
         by_zone.setdefault(user.timezone, []).append(user.email)
     by_zone.setdefault(None, []).extend(extra)
-    # The message differs only by the times shown in the reader's zone: one per zone.
-    for zone, addresses in by_zone.items():
-        _email_step(request, step, sequence, addresses, zone, fallback)
+    # The message differs only by the times shown in the reader's zone.
+    _email_step(request, step, sequence, by_zone, fallback)
 
     if step == Step.BREACH and request.breached_at is None:
         request.breached_at = now
@@ -279,36 +278,48 @@ def _email_step(
     request: SupportRequest,
     step: Step,
     sequence: int,
-    to: list[str],
-    zone: str | None,
+    by_zone: dict[str | None, list[str]],
     fallback: bool,
 ) -> None:
     urgency = request.urgency.label
-    due = in_zone(request.due_at, zone)
     context = {
         "request_id": request.id,
         "urgency": urgency,
         "category": request.category.label,
         "target": target_label(request.target_minutes),
-        "due": due,
-        "filed": in_zone(request.filed_at, zone),
         "claimed": request.claimed_by is not None,
         "sequence": sequence,
         "link": external_url("support.review", request_id=request.id),
     }
+    # Written on each reader's clock: the rest of the message is the same for everyone.
+    local: dict[str, Callable[[str | None], str]] = {
+        "due": lambda zone: in_zone(request.due_at, zone),
+        "filed": lambda zone: in_zone(request.filed_at, zone),
+    }
     if step == Step.FILED and fallback:
-        subject = f"Nobody is on call: {urgency.lower()} support request #{request.id}"
         template, reason = "support_nobody_on_call", STAFF_REASON
+
+        def subject(v: Mapping[str, str]) -> str:
+            return f"Nobody is on call: {urgency.lower()} support request #{request.id}"
     elif step == Step.FILED:
-        subject = f"{urgency} support request #{request.id}: respond by {due}"
         template, reason = "support_new_request", STAFF_REASON
+
+        def subject(v: Mapping[str, str]) -> str:
+            return f"{urgency} support request #{request.id}: respond by {v['due']}"
     elif step == Step.HALF:
-        subject = f"Still unclaimed: {urgency.lower()} support request #{request.id}, due {due}"
         template, reason = "support_renotify", STAFF_REASON
+
+        def subject(v: Mapping[str, str]) -> str:
+            return (
+                f"Still unclaimed: {urgency.lower()} support request #{request.id}, due {v['due']}"
+            )
     else:
-        subject = f"Overdue: {urgency.lower()} support request #{request.id} has no response"
         template, reason = "support_escalation", CONTACT_REASON
-    send_email_to_each(to, subject, template, reason=reason, **context)
+
+        def subject(v: Mapping[str, str]) -> str:
+            return f"Overdue: {urgency.lower()} support request #{request.id} has no response"
+
+    send_email_in_zones(by_zone, subject, template, reason=reason, local=local, **context)
 
 
 # --- alerts and e-mails for one person --------------------------------------------------------
