@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,8 +38,16 @@ class IdConverter(IntegerConverter):
     one matches no route (404, like any id that names nothing) instead of reaching the
     database, which would refuse it with an error (a 500)."""
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=LARGEST_ID)
+    def __init__(
+        self,
+        map: Map,  # noqa: A002 (Werkzeug's names, as a rule such as <int(min=1):x> passes them)
+        fixed_digits: int = 0,
+        min: int | None = None,  # noqa: A002
+        max: int | None = None,  # noqa: A002
+        signed: bool = False,
+    ) -> None:
+        top = LARGEST_ID if max is None else builtins.min(max, LARGEST_ID)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=top, signed=signed)
 
 
 def init_url_converters(app: Flask) -> None:
@@ -71,7 +80,7 @@ def _refuse_nul_characters() -> None:
             request.method not in ("GET", "HEAD", "OPTIONS")
             and (
                 _holds_nul(request.form)
-                or any("\x00" in (f.filename or "") for f in request.files.values())
+                or any("\x00" in (f.filename or "") for _, f in request.files.items(multi=True))
             )
         )
     ):

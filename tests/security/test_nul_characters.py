@@ -61,7 +61,13 @@ def test_a_nul_character_in_an_uploaded_files_name_is_refused(users, as_user) ->
     client = as_user(users["therapist"])
     response = client.post(
         "/licensure/licenses/new",
-        data={"documents": (io.BytesIO(b"%PDF-1.4"), "license\x00.pdf")},
+        # The second of two files: each file's name is checked, not only the first.
+        data={
+            "documents": [
+                (io.BytesIO(b"%PDF-1.4"), "license.pdf"),
+                (io.BytesIO(b"%PDF-1.4"), "license\x00.pdf"),
+            ]
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 400

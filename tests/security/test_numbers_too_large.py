@@ -62,3 +62,22 @@ def test_comp_enrolment_ignores_a_user_id_too_large(app, users, as_user, ident) 
     client = as_user(users["admin"])
     response = client.get(f"/admin/payments/comp?user_id={ident}")
     assert response.status_code == 200
+
+
+def test_a_route_may_still_narrow_its_ids() -> None:
+    """The converter keeps Werkzeug's own arguments; a bound of the route's is kept when it
+    is the tighter one."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.routing import Map, Rule
+
+    from lms.web import IdConverter
+
+    urls = Map(
+        [Rule("/a/<int:n>", endpoint="a"), Rule("/b/<int(min=1, max=9):n>", endpoint="b")],
+        converters={"int": IdConverter},
+    ).bind("localhost")
+    assert urls.match(f"/a/{2**31 - 1}") == ("a", {"n": 2**31 - 1})
+    assert urls.match("/b/9") == ("b", {"n": 9})
+    for path in (f"/a/{2**31}", "/b/10", "/b/0"):
+        with pytest.raises(NotFound):
+            urls.match(path)
