@@ -94,4 +94,5 @@ def test_an_insurance_policy_with_a_date_far_off_is_refused_in_the_page(
     }
     response = post_multipart(client, "/licensure/insurance/new", data)
     assert response.status_code == 422
+    assert "Enter a date between 1900 and 2199." in response.get_data(as_text=True)
     assert db.session.scalars(select(InsurancePolicy)).first() is None
