@@ -20,17 +20,13 @@ import lms
 from tests.security.conftest import AUDIENCES, audience, methods, rules, url
 
 ODD_VALUES = [
-    "0",
     "-1",
     "99999999999999999999",
-    "nan",
     "0001-01-01",
     "9999-12-31",
-    "%_",
-    "'; --\\\"",
+    "%_'; --\\\"",
     "#99999999999",
-    "é ñ 漢字 🙂",
-    "word " * 60,
+    "é ñ 漢字 🙂 " + "word " * 60,
     " ",
 ]
 
