@@ -162,6 +162,15 @@ def _item(page: Page, label: str) -> Locator:
     return _checklist(page).get_by_role("listitem").filter(has_text=label)
 
 
+def _bar_filled(page: Page) -> float:
+    """How much of the checklist's progress bar is filled, as drawn (0 to 1)."""
+    bar = _checklist(page).get_by_role("progressbar", name="Certification progress")
+    track = bar.bounding_box()
+    filled = bar.locator(".progress-bar").bounding_box()
+    assert track is not None and filled is not None
+    return filled["width"] / track["width"]
+
+
 def _acceptances(live_server: LiveServer) -> int:
     with live_server.app.app_context():
         return db.session.scalar(select(func.count()).select_from(AgreementAcceptance)) or 0
@@ -195,6 +204,13 @@ def test_the_applicant_becomes_a_certified_partner(
 
     # The checklist says what is done and what is missing, and what to do next.
     expect(_checklist(page)).to_contain_text("2 of 5")
+    # The bar spans the card and is filled as far as the count says.
+    bar = _checklist(page).get_by_role("progressbar", name="Certification progress")
+    expect(bar).to_have_attribute("aria-valuetext", "2 of 5 requirements met")
+    assert abs(_bar_filled(page) - 0.4) < 0.02
+    assert (bar.bounding_box() or {"width": 0})["width"] > 0.8 * (
+        _checklist(page).bounding_box() or {"width": 1}
+    )["width"]
     expect(_item(page, "Required training completed")).to_contain_text("Done:")
     expect(_item(page, LICENSE)).to_contain_text("To do:")
     expect(_item(page, LICENSE)).to_contain_text("awaiting verification by the network")
@@ -234,6 +250,7 @@ def test_the_applicant_becomes_a_certified_partner(
     # Back on the dashboard only the agreement is left.
     nav_link(page, "Dashboard").click()
     expect(_checklist(page)).to_contain_text("4 of 5")
+    assert abs(_bar_filled(page) - 0.8) < 0.02
     expect(_item(page, LICENSE)).to_contain_text("Done:")
     expect(_item(page, INSURANCE)).to_contain_text("Done:")
     expect(_item(page, AGREEMENT)).to_contain_text("To do:")
@@ -259,6 +276,7 @@ def test_the_applicant_becomes_a_certified_partner(
     expect(page).to_have_url(re.compile(r"/dashboard#certification$"))
     expect(page.get_by_role("status")).to_contain_text("You accepted the partner agreement")
     expect(_checklist(page)).to_contain_text("5 of 5")
+    assert abs(_bar_filled(page) - 1.0) < 0.02
     expect(page.get_by_role("heading", name="You are a certified partner")).to_be_visible()
     assert _acceptances(live_server) == 1
 
