@@ -7,6 +7,8 @@
  *   (c) form[data-confirm]          asks for confirmation before submitting
  *   (d) [data-autofocus]            focuses the form error summary on load
  *   (e) [data-session-warning]      warns before the idle log-out; "Stay logged in" pings
+ *   (f) form[data-fold-on-phone]    on a phone, folds a long filter form's fields (all but
+ *                                   its search box) behind "More filters" while none is set
  *
  * Works alongside htmx: click/submit handling is delegated from the document, and
  * content swapped in by htmx is initialised on its `htmx:load` event.
@@ -122,9 +124,57 @@
     }
   }
 
+  /* (f) A long filter form on a phone. The list is what the person came for: below 560 px
+     the form shows its search box and buttons, and folds its other fields behind a "More
+     filters" button (a disclosure: aria-expanded) while none of them is set in the page's
+     address or shows an error. The CSS folds only on a narrow screen, so turning the phone
+     or widening the window shows every field; without JavaScript nothing folds. */
+  function isSet(field, query) {
+    return Array.prototype.some.call(field.querySelectorAll("input, select, textarea"), function (input) {
+      return input.name && (query.get(input.name) || "").trim() !== "";
+    });
+  }
+
+  function foldFilters(root) {
+    var query = new URLSearchParams(window.location.search);
+    within(root, "form[data-fold-on-phone]").forEach(function (form) {
+      var actions = form.querySelector(":scope > .actions");
+      if (!actions || form.querySelector(".filters-more")) {
+        return;
+      }
+      var folded = Array.prototype.filter.call(form.children, function (child) {
+        return child.classList.contains("field") && !child.classList.contains("grow");
+      });
+      if (!folded.length) {
+        return;
+      }
+      var open = folded.some(function (field) {
+        return field.classList.contains("field-invalid") || isSet(field, query);
+      });
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button-secondary filters-more";
+      button.textContent = "More filters";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      actions.insertBefore(button, actions.firstChild);
+      form.classList.toggle("filters-folded", !open);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest(".filters-more") : null;
+    if (!button || !button.form) {
+      return;
+    }
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.form.classList.toggle("filters-folded", !open);
+  });
+
   function init(root) {
     detectTimezones(root);
     focusSummary(root);
+    foldFilters(root);
   }
 
   var initialised = false;

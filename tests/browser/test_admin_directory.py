@@ -82,3 +82,32 @@ def test_admin_finds_a_therapist_and_verifies_their_license(
     )
     mail = mailbox.wait_for_mail(wanted.email, "Verified")
     assert "LPC-77001" in str(mail.get_body(preferencelist=("plain",)).get_content())
+
+
+def test_on_a_phone_the_directory_folds_its_filters_until_asked(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    """The directory's four filters fold behind "More filters" below 560 px; the search box
+    stays. Opened, they filter as on a desktop, and a filter set in the address shows."""
+    make_user("priya.patel@example.org", full_name="Priya Patel")
+    other = make_user("pat.other@example.org", full_name="Pat Other")
+    _pending_license(live_server, other.id, "OR", "LPC-88002")
+    admin = make_user("ops@example.org", role="admin", full_name="Ops Admin")
+
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in_ok(page, admin.email)
+    page.goto("/admin/therapists")
+    form = page.get_by_role("search", name="Filter therapists")
+    more = form.get_by_role("button", name="More filters")
+    expect(form.get_by_label("Search name or e-mail")).to_be_visible()
+    expect(form.get_by_label("License state")).to_be_hidden()
+    expect(page.get_by_role("link", name="Priya Patel")).to_be_visible()
+
+    more.click()
+    form.get_by_label("License state").select_option("OR")
+    form.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("link", name="Pat Other")).to_be_visible()
+    expect(page.get_by_role("link", name="Priya Patel")).to_have_count(0)
+    expect(form.get_by_label("License state")).to_have_value("OR")
+    expect(more).to_have_attribute("aria-expanded", "true")

@@ -257,3 +257,69 @@ def test_a_partner_finds_an_earlier_request(
     search.fill("naus")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("No request matches these filters.")).to_be_visible()
+
+
+def test_on_a_phone_the_queue_shows_its_requests_before_the_filters_it_folds(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    """Below 560 px the queue's filter form keeps its search box and folds the rest behind
+    "More filters" while no filter is set: the requests start higher on the screen. A set
+    filter, or one in error, shows unfolded; a wider screen shows every field."""
+    from lms.support import services
+
+    therapist = make_user("ulla.partner@example.org", full_name="Ulla Partner")
+    clinician = make_user("cy.clinician@example.org", role="clinician", full_name="Cy Clin")
+    _certify(live_server, therapist)
+    with live_server.app.app_context():
+        for urgency, subject in (("urgent", SUBJECT), ("routine", "Question about next week")):
+            services.file_request(
+                db.session.get(User, therapist.id),
+                {
+                    "category": "medication",
+                    "urgency": urgency,
+                    "subject": subject,
+                    "description": "Details for the clinician.",
+                    "callback_phone": "303-555-0101",
+                },
+            )
+        db.session.commit()
+
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    _staff_log_in(page, live_server, clinician)
+    page.goto("/clinical/support")
+    form = page.get_by_role("form", name="Filter the queue")
+    more = form.get_by_role("button", name="More filters")
+    expect(form.get_by_label("Search")).to_be_visible()
+    expect(more).to_have_attribute("aria-expanded", "false")
+    for label in ("Mine", "Unclaimed", "Overdue", "Status", "Urgency"):
+        expect(form.get_by_label(label, exact=True)).to_be_hidden()
+    expect(page.get_by_role("row", name=re.compile("Question about next week"))).to_be_visible()
+
+    # The clinician opens the filters and keeps the urgent requests only.
+    more.click()
+    expect(more).to_have_attribute("aria-expanded", "true")
+    form.get_by_label("Urgency").select_option(label="Urgent")
+    form.get_by_role("button", name="Filter", exact=True).click()
+    expect(page).to_have_url(re.compile(r"urgency=urgent"))
+    expect(page.get_by_role("row", name=re.compile(SUBJECT))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Question about next week"))).to_have_count(0)
+    # A set filter is never folded away: the person sees why the list is short.
+    expect(form.get_by_label("Urgency")).to_be_visible()
+    expect(form.get_by_label("Urgency")).to_have_value("urgent")
+    expect(more).to_have_attribute("aria-expanded", "true")
+    more.click()
+    expect(form.get_by_label("Urgency")).to_be_hidden()
+
+    # A filter in error shows unfolded, with its message.
+    page.goto("/clinical/support?status=bogus")
+    expect(form.get_by_label("Status")).to_be_visible()
+    expect(form).to_contain_text("Not a valid choice")
+    expect(more).to_have_attribute("aria-expanded", "true")
+
+    # On a wider screen every field shows and there is nothing to unfold.
+    page.goto("/clinical/support")
+    expect(form.get_by_label("Status")).to_be_hidden()
+    page.set_viewport_size({"width": 1024, "height": 800})
+    expect(form.get_by_label("Status")).to_be_visible()
+    expect(more).to_be_hidden()
