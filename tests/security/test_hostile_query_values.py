@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 
 from flask_wtf import FlaskForm
 from wtforms.fields.core import UnboundField
@@ -48,14 +50,29 @@ def _form_classes() -> set[type]:
     return found
 
 
+# A view that shows several forms on one page names each one's fields with a prefix given
+# where it builds it (``NoteForm(prefix="note")``): read from the views' source.
+_INSTANCE_PREFIX = re.compile(r"\b(\w+Form)\([^()]*\bprefix=\"([\w-]+)\"")
+
+
+def _instance_prefixes() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in Path(lms.__path__[0]).rglob("*.py"):
+        for form, prefix in _INSTANCE_PREFIX.findall(path.read_text()):
+            found.setdefault(form, set()).add(prefix)
+    return found
+
+
 def query_parameters() -> list[str]:
     names = set(VIEW_PARAMETERS)
+    instance_prefixes = _instance_prefixes()
     for form in _form_classes():
         prefix = getattr(getattr(form, "Meta", None), "prefix", "")
+        prefixes = {prefix} | instance_prefixes.get(form.__name__, set())
         for klass in form.__mro__:
             for name, value in vars(klass).items():
                 if isinstance(value, UnboundField):
-                    names.add(f"{prefix}-{name}" if prefix else name)
+                    names.update(f"{p}-{name}" if p else name for p in prefixes)
     return sorted(names)
 
 
@@ -65,6 +82,9 @@ def test_the_parameters_come_from_the_forms() -> None:
     assert {"status", "date_from", "date_to", "start", "end", "urgency", "age", "sort"} <= set(
         names
     )
+    # The fields of forms given a prefix where a view builds them (the staff's note, the
+    # profile's password change).
+    assert {"note-body", "resolve-message", "pw-password", "profile-timezone"} <= set(names)
 
 
 # Forms the walk leaves out: they end the session (or the staff's second step) it goes on with.
