@@ -32,6 +32,14 @@ from lms.training.models import (
 )
 
 
+# Payments are off on a server without STRIPE_SECRET_KEY (docs/CONFIGURATION.md); payments
+# made while they were on stay listed, and what would go through Stripe says why it cannot.
+PAYMENTS_OFF = (
+    "Payments are switched off on this server (STRIPE_SECRET_KEY is not set), and a refund "
+    "goes back through Stripe: nothing was refunded. Set the key, restart, and try again."
+)
+
+
 class PaymentError(Exception):
     """A rule refused the action; ``message`` is safe to show."""
 
@@ -332,6 +340,8 @@ def refund(payment: Payment, admin: User, reason: str) -> None:
         raise PaymentError("Give a reason for the refund.")
     if payment.status != PaymentStatus.SUCCEEDED or not payment.stripe_payment_intent_id:
         raise PaymentError("Only a completed payment can be refunded.")
+    if not stripe_client.enabled():
+        raise PaymentError(PAYMENTS_OFF)
     try:
         result = stripe_client.refund(
             payment.stripe_payment_intent_id,

@@ -70,6 +70,8 @@ def pay(payment_id: int) -> Any:
 def submit_card(payment_id: int) -> Any:
     """JSON: the Stripe.js card token in, what the page should do next out."""
     payment = _own_payment_or_404(payment_id)
+    if not stripe_client.enabled():
+        return {"error": "Card payments are switched off on this server."}, 503
     body = request.get_json(silent=True)
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
@@ -254,7 +256,11 @@ def refund(payment_id: int) -> Any:
             return redirect(url_for("payments.admin_list"))
     status_code = 422 if (form.errors or error) else 200
     return render_template(
-        "admin/payments_refund.html", payment=payment, form=form, error=error
+        "admin/payments_refund.html",
+        payment=payment,
+        form=form,
+        error=error,
+        payments_off=not stripe_client.enabled(),
     ), status_code
 
 
