@@ -111,3 +111,27 @@ def test_on_a_phone_the_directory_folds_its_filters_until_asked(
     expect(page.get_by_role("link", name="Priya Patel")).to_have_count(0)
     expect(form.get_by_label("License state")).to_have_value("OR")
     expect(more).to_have_attribute("aria-expanded", "true")
+
+
+def test_on_a_phone_the_funnel_labels_stay_readable(
+    new_page: Callable[..., Page], make_user, live_server: LiveServer
+) -> None:
+    """The dashboard's funnel is a drawing scaled to the screen: on a 390 px phone its labels
+    are drawn larger, so that they show at 11 px or more (they were under 8)."""
+    make_user("priya.patel@example.org", full_name="Priya Patel")
+    admin = make_user("ops@example.org", role="admin", full_name="Ops Admin")
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in_ok(page, admin.email)
+    page.goto("/admin/")
+    labels = page.locator(".chart-funnel .chart-label")
+    expect(labels.first).to_contain_text("Registered: 1")
+    for index in range(labels.count()):
+        shown = labels.nth(index).evaluate(
+            "e => e.getScreenCTM().a * parseFloat(getComputedStyle(e).fontSize)"
+        )
+        assert shown >= 11, (index, shown)  # CSS pixels on the screen
+        box = labels.nth(index).bounding_box()
+        card = page.get_by_role("region", name="Onboarding funnel").bounding_box()
+        assert box is not None and card is not None
+        assert box["x"] + box["width"] <= card["x"] + card["width"], index  # inside its card
