@@ -139,6 +139,20 @@ def test_support_pages_pass_axe_and_fit_a_phone(
         _audit(staff, path, problems)
     assert problems == []
 
+    # The metrics' bar charts shrink to the phone; their labels stay readable, in their card.
+    staff.goto("/clinical/support/metrics")
+    labels = staff.locator(".chart-bars .chart-label")
+    expect(labels.first).to_be_visible()
+    assert labels.count() >= 4  # three urgencies and at least one category
+    for index in range(labels.count()):
+        label = labels.nth(index)
+        shown = label.evaluate("e => e.getScreenCTM().a * parseFloat(getComputedStyle(e).fontSize)")
+        assert shown >= 11, (index, shown)
+        box = label.bounding_box()
+        card = label.locator("xpath=ancestor::section[1]").bounding_box()
+        assert box is not None and card is not None
+        assert box["x"] + box["width"] <= card["x"] + card["width"], index
+
 
 def test_the_open_queue_stays_live_while_nothing_changes(
     new_page: Callable[..., Page], make_user, live_server: LiveServer
