@@ -22,8 +22,8 @@ from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
 from lms.licensure.services import today
-from lms.payments.models import Payment, PaymentStatus
 from tests.certification.conftest import give_certificate, give_insurance, give_license
+from tests.payments.records import add_payment
 
 # (page, export) pairs; each is tried with these filters.
 LISTS = {
@@ -97,17 +97,7 @@ def varied_data(make_user, make_certified, required_course, mini_course):
     enrollment = db.session.scalars(
         select(Enrollment).where(Enrollment.user_id == partner.id)
     ).first()
-    db.session.add(
-        Payment(
-            user_id=partner.id,
-            course_id=required_course.id,
-            enrollment_id=enrollment.id,
-            amount_cents=49_500,
-            currency="usd",
-            status=PaymentStatus.SUCCEEDED,
-            stripe_payment_intent_id="pi_list_1",
-        )
-    )
+    add_payment(partner.id, required_course.id, enrollment.id, intent="pi_list_1")
     db.session.commit()
     return admin
 

@@ -12,6 +12,7 @@ from lms.extensions import db
 from lms.payments.models import Payment, PaymentStatus
 from lms.training import services as training
 from lms.training.models import Enrollment
+from tests.payments.records import add_payment
 from tests.training.conftest import courses_dir, mini_course, sync_courses  # noqa: F401
 
 
@@ -20,16 +21,7 @@ def paid(app, make_user, mini_course):  # noqa: F811
     assert not app.config.get("STRIPE_SECRET_KEY")
     therapist = make_user("therapist", full_name="Paula Paid")
     enrollment = training.enroll(therapist, mini_course)
-    payment = Payment(
-        user_id=therapist.id,
-        course_id=mini_course.id,
-        enrollment_id=enrollment.id,
-        amount_cents=49_500,
-        currency="usd",
-        status=PaymentStatus.SUCCEEDED,
-        stripe_payment_intent_id="pi_made_while_on",
-    )
-    db.session.add(payment)
+    payment = add_payment(therapist.id, mini_course.id, enrollment.id, intent="pi_made_while_on")
     db.session.commit()
     return therapist, payment
 
@@ -68,15 +60,7 @@ def test_a_card_sent_while_payments_are_off_is_refused_in_json(
 ) -> None:
     therapist = make_user("therapist", full_name="Olga Open")
     enrollment = training.enroll(therapist, mini_course)
-    payment = Payment(
-        user_id=therapist.id,
-        course_id=mini_course.id,
-        enrollment_id=enrollment.id,
-        amount_cents=49_500,
-        currency="usd",
-        status=PaymentStatus.PENDING,
-    )
-    db.session.add(payment)
+    payment = add_payment(therapist.id, mini_course.id, enrollment.id, status=PaymentStatus.PENDING)
     db.session.commit()
     client = login(therapist)
     answer = client.post(f"/payments/{payment.id}/card", json={"token": "tok_visa"})

@@ -20,11 +20,11 @@ from lms.accounts.models import Role, User
 from lms.extensions import db
 from lms.licensure.data import LicenseType
 from lms.licensure.models import RecordStatus
-from lms.payments.models import Payment, PaymentStatus
 from lms.referrals import services as referrals
 from lms.training.models import Course
 from tests.certification.conftest import give_certificate, give_insurance, give_license
 from tests.conftest import QueryCounter
+from tests.payments.records import add_payment
 from tests.perf.conftest import statements
 from tests.referrals.conftest import referral_data
 
@@ -66,17 +66,7 @@ def add_therapists(make_user: Callable[..., User], n: int, course: Course, start
         )
         give_insurance(user, status=RecordStatus.PENDING)
         certificate = give_certificate(user, course)  # with its (completed) enrolment
-        db.session.add(
-            Payment(
-                user_id=user.id,
-                course_id=course.id,
-                enrollment_id=certificate.enrollment_id,
-                amount_cents=49_500,
-                currency="usd",
-                status=PaymentStatus.SUCCEEDED,
-                stripe_payment_intent_id=f"pi_row_{i}",
-            )
-        )
+        add_payment(user.id, course.id, certificate.enrollment_id, intent=f"pi_row_{i}")
         referrals.create_referral(user, referral_data(email=f"patient{i}@example.net"))
         db.session.commit()
 

@@ -25,7 +25,6 @@ from lms.accounts.models import Role
 from lms.accounts.services import invite_staff
 from lms.extensions import db
 from lms.licensure.models import Document, InsurancePolicy, License
-from lms.payments.models import Payment, PaymentStatus
 from lms.practice import services as practice
 from lms.training import quiz
 from lms.training import services as training
@@ -33,6 +32,7 @@ from lms.training.models import Certificate, ModuleVersion
 from tests.certification.conftest import give_certificate
 from tests.licensure.conftest import pdf_file, submit_license
 from tests.outcomes.conftest import record  # noqa: F401 - fixture
+from tests.payments.records import add_payment
 from tests.practice.conftest import make_eligible, make_self_referral, profile_values  # noqa: F401
 from tests.security.conftest import AUDIENCES, audience, methods, rules
 from tests.security.test_hostile_query_values import SESSION_ENDERS, query_parameters
@@ -66,16 +66,7 @@ def records(  # noqa: PLR0913
     attempt = quiz.start_attempt(
         enrollment, training.module_state(enrollment, "01-basics"), random.Random(1)
     )
-    payment = Payment(
-        user_id=partner.id,
-        course_id=mini_course.id,
-        enrollment_id=enrollment.id,
-        amount_cents=49_500,
-        currency="usd",
-        status=PaymentStatus.SUCCEEDED,
-        stripe_payment_intent_id="pi_hostile_1",
-    )
-    db.session.add(payment)
+    payment = add_payment(partner.id, mini_course.id, enrollment.id, intent="pi_hostile_1")
     practice.save_profile(partner, profile_values())
     offer = practice.make_offer(make_eligible(users["clinician"]), partner.id, users["clinician"])
     referral = make_referral(partner)
